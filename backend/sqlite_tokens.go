@@ -1,0 +1,221 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/otpgate/otpgate/verify"
+)
+
+const tokenColumns = `id, user_id, serial, type, description, pending, enabled,
+	sealed_secret, digits, algorithm, period, next_counter, last_step,
+	last_used, created_at`
+
+// Token statements; all but the insert run prepared through SQLite.stmt.
+// The sealed secret is written by a second statement once the id is known.
+const (
+	qTokensByUser   = `SELECT ` + tokenColumns + ` FROM tokens WHERE user_id = ? ORDER BY id`
+	qTokenBySerial  = `SELECT ` + tokenColumns + ` FROM tokens WHERE serial = ?`
+	qAdvanceCounter = `UPDATE tokens SET next_counter = ?, last_used = ?
+		WHERE id = ? AND next_counter <= ?`
+	qAdvanceStep = `UPDATE tokens SET last_step = ?, last_used = ? WHERE id = ? AND last_step < ?`
+	qActivate    = `UPDATE tokens SET pending = 0 WHERE id = ?`
+	qSetEnabled  = `UPDATE tokens SET enabled = ? WHERE id = ?`
+	qDescribe    = `UPDATE tokens SET description = ? WHERE id = ?`
+	qDeleteToken = `DELETE FROM tokens WHERE id = ?`
+	qInsertToken = `INSERT INTO tokens (user_id, serial, type, description, pending, enabled,
+		sealed_secret, digits, algorithm, period, next_counter, last_step, last_used, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`
+	qSealToken = `UPDATE tokens SET sealed_secret = ? WHERE id = ?`
+)
+
+// scanToken reads one row of tokenColumns and opens its sealed secret. A
+// secret that does not open is an error, never an empty key.
+func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
+	var (
+		t                              verify.Token
+		typ                            string
+		pending, enabled               int64
+		sealed                         []byte
+		nextCounter, lastUsed, created int64
+	)
+	err := r.Scan(&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
+		&sealed, &t.Digits, &t.Algorithm, &t.Period, &nextCounter, &t.LastStep,
+		&lastUsed, &created)
+	if err != nil {
+		return verify.Token{}, err
+	}
+	t.Type = verify.TokenType(typ)
+	t.Pending, t.Enabled = pending != 0, enabled != 0
+	t.NextCounter = decodeCounter(nextCounter)
+	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
+	if t.Key, t.DevicePIN, err = openSecret(s.sealer, t.ID, sealed); err != nil {
+		return verify.Token{}, err
+	}
+	return t, nil
+}
+
+// Tokens returns all tokens of the user ordered by ID with Key and
+// DevicePIN unsealed; none (and no error) for a user without tokens or a
+// missing user. One indexed query. If any token's secret fails to open, the
+// whole call fails.
+func (s *SQLite) Tokens(ctx context.Context, userID int64) ([]verify.Token, error) {
+	st, err := s.stmt(ctx, qTokensByUser)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	rows, err := st.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var tokens []verify.Token
+	for rows.Next() {
+		t, err := s.scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	return tokens, nil
+}
+
+// TokenBySerial returns the token with its secret unsealed, or an error
+// wrapping verify.ErrNotFound.
+func (s *SQLite) TokenBySerial(ctx context.Context, serial string) (verify.Token, error) {
+	st, err := s.stmt(ctx, qTokenBySerial)
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+	}
+	t, err := s.scanToken(st.QueryRowContext(ctx, serial))
+	if errors.Is(err, sql.ErrNoRows) {
+		return verify.Token{}, fmt.Errorf("token %q: %w", serial, verify.ErrNotFound)
+	}
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+	}
+	return t, nil
+}
+
+// CreateToken inserts t (its ID is ignored; CreatedAt is set to the store's
+// clock in whole seconds; the replay state NextCounter, LastStep and
+// LastUsed is stored as given) and seals Key and DevicePIN with the new id
+// as associated data, all in one transaction: either the token exists with
+// its sealed secret or not at all. A taken serial wraps verify.ErrExists, a
+// missing user verify.ErrNotFound.
+func (s *SQLite) CreateToken(ctx context.Context, t verify.Token) (created verify.Token, err error) {
+	t.CreatedAt = fromUnix(s.nowUnix())
+	t.LastUsed = fromUnix(unixTime(t.LastUsed))
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("create token %q: begin: %w", t.Serial, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, qInsertToken, t.UserID, t.Serial, string(t.Type),
+		t.Description, boolInt(t.Pending), boolInt(t.Enabled), t.Digits, t.Algorithm,
+		t.Period, encodeCounter(t.NextCounter), t.LastStep, unixTime(t.LastUsed),
+		unixTime(t.CreatedAt))
+	if err != nil {
+		return verify.Token{}, createTokenErr(t, mapSQLiteErr(err))
+	}
+	if t.ID, err = res.LastInsertId(); err != nil {
+		return verify.Token{}, fmt.Errorf("create token %q: %w", t.Serial, err)
+	}
+	sealed, err := sealSecret(s.sealer, t.ID, t.Key, t.DevicePIN)
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("create token %q: %w", t.Serial, err)
+	}
+	if _, err = tx.ExecContext(ctx, qSealToken, sealed, t.ID); err != nil {
+		return verify.Token{}, fmt.Errorf("create token %q: store secret: %w", t.Serial, err)
+	}
+	if err = tx.Commit(); err != nil {
+		return verify.Token{}, fmt.Errorf("create token %q: commit: %w", t.Serial, err)
+	}
+	return t, nil
+}
+
+// createTokenErr names what a mapped insert error means.
+func createTokenErr(t verify.Token, err error) error {
+	switch {
+	case errors.Is(err, verify.ErrExists):
+		return fmt.Errorf("create token: serial %q: %w", t.Serial, err)
+	case errors.Is(err, verify.ErrNotFound):
+		return fmt.Errorf("create token %q: user %d: %w", t.Serial, t.UserID, err)
+	}
+	return fmt.Errorf("create token %q: %w", t.Serial, err)
+}
+
+// AdvanceCounter sets next_counter to matched+1 and last_used to now if and
+// only if next_counter <= matched, in one conditional UPDATE, and reports
+// whether it did; a missing token reports false. The comparison runs on
+// the order-preserving encoding (see encodeCounter), so it is correct over
+// the whole uint64 range. matched = 2^64-1 has no successor and is refused
+// with an error (storing a wrapped 0 would reopen every counter).
+func (s *SQLite) AdvanceCounter(ctx context.Context, tokenID int64, matched uint64, now time.Time) (bool, error) {
+	if matched == math.MaxUint64 {
+		return false, fmt.Errorf("advance counter of token %d: counter exhausted", tokenID)
+	}
+	n, err := s.execOne(ctx, qAdvanceCounter, encodeCounter(matched+1), unixTime(now),
+		tokenID, encodeCounter(matched))
+	if err != nil {
+		return false, fmt.Errorf("advance counter of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// AdvanceStep sets last_step to step and last_used to now if and only if
+// last_step < step, in one conditional UPDATE, and reports whether it did;
+// a missing token reports false.
+func (s *SQLite) AdvanceStep(ctx context.Context, tokenID int64, step int64, now time.Time) (bool, error) {
+	n, err := s.execOne(ctx, qAdvanceStep, step, unixTime(now), tokenID, step)
+	if err != nil {
+		return false, fmt.Errorf("advance step of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// ActivateToken clears the pending flag; a missing token wraps
+// verify.ErrNotFound. Activating an active token is not an error.
+func (s *SQLite) ActivateToken(ctx context.Context, tokenID int64) error {
+	if err := s.execMustMatch(ctx, qActivate, tokenID); err != nil {
+		return fmt.Errorf("activate token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// SetTokenEnabled enables or disables the token; a missing token wraps
+// verify.ErrNotFound.
+func (s *SQLite) SetTokenEnabled(ctx context.Context, tokenID int64, enabled bool) error {
+	if err := s.execMustMatch(ctx, qSetEnabled, boolInt(enabled), tokenID); err != nil {
+		return fmt.Errorf("set enabled of token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// DescribeToken replaces the token's description; a missing token wraps
+// verify.ErrNotFound.
+func (s *SQLite) DescribeToken(ctx context.Context, tokenID int64, description string) error {
+	if err := s.execMustMatch(ctx, qDescribe, description, tokenID); err != nil {
+		return fmt.Errorf("describe token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// DeleteToken deletes the token; a missing token wraps verify.ErrNotFound.
+func (s *SQLite) DeleteToken(ctx context.Context, tokenID int64) error {
+	if err := s.execMustMatch(ctx, qDeleteToken, tokenID); err != nil {
+		return fmt.Errorf("delete token %d: %w", tokenID, err)
+	}
+	return nil
+}

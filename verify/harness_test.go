@@ -1,0 +1,208 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/backend"
+	"github.com/otpgate/otpgate/backend/passwd"
+	"github.com/otpgate/otpgate/backend/seal"
+	"github.com/otpgate/otpgate/verify"
+	"github.com/otpgate/otpgate/verify/manage"
+	"github.com/otpgate/otpgate/verify/otp"
+)
+
+// clock is a settable clock for exact window tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// lockedBuffer collects log output from concurrent requests.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fixture is a real engine over a real SQLite store in a temp dir.
+type fixture struct {
+	t       testing.TB
+	clock   *clock
+	store   *backend.SQLite
+	keyring *seal.Keyring
+	engine  *verify.Engine
+	manager *manage.Manager
+	audit   *lockedBuffer
+	logs    *lockedBuffer
+}
+
+// cheapArgon2 keeps tests fast; production parameters come from config.
+var cheapArgon2 = passwd.Argon2Params{Time: 1, Memory: 8192, Threads: 1}
+
+type fixtureOptions struct {
+	brute  verify.BruteForceOptions
+	tokens verify.TokenOptions
+	policy *verify.Policy
+}
+
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
+	t.Helper()
+	master := make([]byte, 32)
+	if _, err := rand.Read(master); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.New(master, seal.Options{Argon2: cheapArgon2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	st, err := backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
+		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, clock: clk, store: st, keyring: kr, audit: &lockedBuffer{}, logs: &lockedBuffer{}}
+	if o.tokens == (verify.TokenOptions{}) {
+		o.tokens = verify.TokenOptions{TOTPSkew: 1, MOTPSkew: 180 * time.Second}
+	}
+	policy := verify.DefaultPolicy()
+	if o.policy != nil {
+		policy = *o.policy
+	}
+	f.engine, err = verify.New(verify.Options{
+		Store: st, Credentials: kr, Policy: policy, Tokens: o.tokens, BruteForce: o.brute,
+		Audit: slog.New(slog.NewJSONHandler(f.audit, nil)),
+		Log:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:   clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.manager, err = manage.New(manage.Options{Store: st, Credentials: kr, Engine: f.engine, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// user creates a user with password, PIN and level.
+func (f *fixture) user(name, password, pin, level string) {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.manager.AddUser(ctx, name, verify.Secret(password)); err != nil {
+		f.t.Fatal(err)
+	}
+	if pin != "" {
+		if _, err := f.manager.SetPIN(ctx, name, verify.Secret(pin)); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	if _, err := f.manager.SetLevel(ctx, name, level); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// token creates an active token directly in the store with a known key.
+func (f *fixture) token(name string, tok verify.Token) verify.Token {
+	f.t.Helper()
+	u, err := f.store.UserByName(context.Background(), name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tok.UserID = u.ID
+	tok.Enabled = true
+	if tok.Serial == "" {
+		tok.Serial = string(tok.Type) + "-" + name
+	}
+	if tok.LastStep == 0 {
+		tok.LastStep = verify.NoStep
+	}
+	saved, err := f.store.CreateToken(context.Background(), tok)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return saved
+}
+
+var rfcKey = []byte("12345678901234567890")
+
+func totpToken() verify.Token {
+	return verify.Token{Type: verify.TypeTOTP, Key: rfcKey, Digits: 6, Algorithm: "SHA1", Period: 30}
+}
+
+func hotpToken() verify.Token {
+	return verify.Token{Type: verify.TypeHOTP, Key: rfcKey, Digits: 6, Algorithm: "SHA1"}
+}
+
+// totpAt returns the 6-digit SHA1 code of rfcKey for unix time ts.
+func totpAt(t testing.TB, ts int64) string {
+	t.Helper()
+	code, err := otp.HOTP(rfcKey, uint64(ts/30), otp.SHA1, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func hotpAt(t testing.TB, counter uint64) string {
+	t.Helper()
+	code, err := otp.HOTP(rfcKey, counter, otp.SHA1, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func (f *fixture) verify(user, password, service string) verify.Decision {
+	return f.engine.Verify(context.Background(), verify.Request{User: user, Password: verify.Secret(password),
+		Service: service, Protocol: verify.ProtoRADIUS, Client: netip.MustParseAddr("192.0.2.10")})
+}
+
+func (f *fixture) verifyFrom(user, password, service, client string) verify.Decision {
+	return f.engine.Verify(context.Background(), verify.Request{User: user, Password: verify.Secret(password),
+		Service: service, Protocol: verify.ProtoLDAP, Client: netip.MustParseAddr(client)})
+}
+
+func want(t testing.TB, got verify.Decision, outcome verify.Outcome, reason verify.Reason) {
+	t.Helper()
+	if got.Outcome != outcome || got.Reason != reason {
+		t.Fatalf("decision = %v/%s, want %v/%s", got.Outcome, got.Reason, outcome, reason)
+	}
+}

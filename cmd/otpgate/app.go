@@ -1,0 +1,175 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/otpgate/otpgate/backend"
+	"github.com/otpgate/otpgate/backend/passwd"
+	"github.com/otpgate/otpgate/backend/seal"
+	"github.com/otpgate/otpgate/conf"
+	"github.com/otpgate/otpgate/verify"
+	"github.com/otpgate/otpgate/verify/manage"
+)
+
+// app is everything a command needs, opened from the config.
+type app struct {
+	cfg     *conf.Config
+	store   *backend.SQLite
+	keyring *seal.Keyring
+	engine  *verify.Engine
+	manager *manage.Manager
+	log     *slog.Logger
+	closers []io.Closer
+}
+
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i].Close())
+	}
+	return errors.Join(errs...)
+}
+
+// loadConfig finds and validates the config.
+func (e *env) loadConfig() (*conf.Config, error) {
+	cfg, err := conf.Find(e.configPath)
+	if err != nil {
+		return nil, exitErr{exitError, err}
+	}
+	return cfg, nil
+}
+
+// open loads the config, opens the key and the store and runs the
+// migrations; forServe sends audit records where the config says, other
+// commands send them to stderr when the config says stdout (stdout holds
+// the command's output).
+func (e *env) open(forServe bool) (*app, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg}
+	a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.openStore(e, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	audit, err := e.auditLogger(a, cfg, forServe)
+	if err == nil {
+		err = a.buildEngine(cfg, audit)
+	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) openStore(e *env, cfg *conf.Config) error {
+	master, err := seal.LoadOrCreateKey(cfg.KeyFile, rand.Reader)
+	if err != nil {
+		return err
+	}
+	a.keyring, err = seal.New(master, seal.Options{Argon2: passwd.Argon2Params{
+		Time: cfg.Passwords.Argon2Time, Memory: cfg.Passwords.Argon2Memory, Threads: cfg.Passwords.Argon2Threads}})
+	if err != nil {
+		return err
+	}
+	a.store, err = backend.OpenSQLite(e.ctx, backend.SQLiteOptions{Path: cfg.Store.Path, Sealer: a.keyring})
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.store)
+	if _, err := a.store.Migrate(e.ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (a *app) buildEngine(cfg *conf.Config, audit *slog.Logger) error {
+	exempt := make([]netip.Prefix, 0, len(cfg.BruteForce.SourceExempt))
+	for _, s := range cfg.BruteForce.SourceExempt {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("bruteforce.source_exempt: %w", err)
+		}
+		exempt = append(exempt, p.Masked())
+	}
+	var err error
+	a.engine, err = verify.New(verify.Options{
+		Store: a.store, Credentials: a.keyring, Policy: policyOf(cfg),
+		Tokens: verify.TokenOptions{HOTPWindow: cfg.Tokens.HOTPWindow, ResyncWindow: cfg.Tokens.ResyncWindow,
+			TOTPSkew: cfg.Tokens.TOTPSkew, MOTPSkew: cfg.Tokens.MOTPSkew},
+		BruteForce: verify.BruteForceOptions{MaxFail: cfg.BruteForce.MaxFail, Backoff: cfg.BruteForce.Backoff,
+			MaxBackoff: cfg.BruteForce.MaxBackoff, SourceMaxFail: cfg.BruteForce.SourceMaxFail,
+			SourceWindow: cfg.BruteForce.SourceWindow, SourceExempt: exempt},
+		StoreTimeout: cfg.Store.Timeout, Audit: audit, Log: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.manager, err = manage.New(manage.Options{Store: a.store, Credentials: a.keyring, Engine: a.engine,
+		Issuer: cfg.Issuer, Defaults: manage.EnrollDefaults{Digits: cfg.Tokens.Digits,
+			Algorithm: cfg.Tokens.Algorithm, Period: int(cfg.Tokens.Period.Seconds())}})
+	return err
+}
+
+// policyOf turns the config's policy tables into the engine's.
+func policyOf(cfg *conf.Config) verify.Policy {
+	p := verify.Policy{PINLength: cfg.PINLength, Services: map[string]string{}, Modes: map[string]map[string]verify.Mode{}}
+	for name, svc := range cfg.Services {
+		p.Services[name] = svc.Class
+	}
+	for level, classes := range cfg.Policy {
+		p.Modes[level] = map[string]verify.Mode{}
+		for class, mode := range classes {
+			p.Modes[level][class] = verify.Mode(mode)
+		}
+	}
+	return p
+}
+
+// newLogger builds the operational logger on w.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// auditLogger opens the audit destination: always JSON, one line per
+// attempt.
+func (e *env) auditLogger(a *app, cfg *conf.Config, forServe bool) (*slog.Logger, error) {
+	var w io.Writer
+	switch cfg.Log.Audit {
+	case "", "stdout":
+		w = e.stdout
+		if !forServe {
+			w = e.stderr
+		}
+	case "stderr":
+		w = e.stderr
+	default:
+		f, err := os.OpenFile(cfg.Log.Audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("log.audit: %w", err)
+		}
+		a.closers = append(a.closers, f)
+		w = f
+	}
+	return slog.New(slog.NewJSONHandler(w, nil)), nil
+}

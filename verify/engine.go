@@ -182,14 +182,23 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 	if !e.policy.HasLevel(u.Level) {
 		e.log.Warn("verify: user has a level the policy lacks", "user", u.Name, "level", u.Level)
 	}
-	dec = e.decide(ctx, &u, mode, req.Password, start)
+	dec = e.decide(ctx, &u, mode, req, start)
 	dec.Mode = mode
 	e.settle(ctx, &u, req, dec, start)
 	return dec
 }
 
 // decide runs the check that mode asks for.
-func (e *Engine) decide(ctx context.Context, u *User, mode Mode, pw Secret, now time.Time) Decision {
+func (e *Engine) decide(ctx context.Context, u *User, mode Mode, req Request, now time.Time) Decision {
+	pw := req.Password
+	if req.Stage == StageOTP {
+		if mode != ModePINOTP && mode != ModePasswordOTP {
+			e.spendDummy(ModePassword, pw)
+			return Decision{Outcome: Reject, Reason: ReasonServiceDenied}
+		}
+		return e.checkOTPOnly(ctx, u, pw, now)
+	}
+	challengeable := req.Stage == StageChallengeable
 	switch mode {
 	case ModePassword:
 		if e.creds.CheckPassword(u.PasswordHash, pw) {
@@ -197,9 +206,12 @@ func (e *Engine) decide(ctx context.Context, u *User, mode Mode, pw Secret, now 
 		}
 		return Decision{Outcome: Reject, Reason: ReasonBadPassword}
 	case ModePINOTP:
+		if challengeable && pw.Len() == e.policy.PINLength {
+			return e.challengePIN(ctx, u, pw)
+		}
 		return e.checkPINOTP(ctx, u, pw, now)
 	case ModePasswordOTP:
-		return e.checkPasswordOTP(ctx, u, pw, now)
+		return e.checkPasswordOTP(ctx, u, pw, challengeable, now)
 	}
 	e.spendDummy(ModePassword, pw)
 	return Decision{Outcome: Reject, Reason: ReasonServiceDenied}

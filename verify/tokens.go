@@ -85,7 +85,7 @@ func (e *Engine) checkPINOTP(ctx context.Context, u *User, pw Secret, now time.T
 // tokens; the rest is the account password. The suffix is matched first
 // (no state change), then exactly one password check runs, then the OTP is
 // consumed.
-func (e *Engine) checkPasswordOTP(ctx context.Context, u *User, pw Secret, now time.Time) Decision {
+func (e *Engine) checkPasswordOTP(ctx context.Context, u *User, pw Secret, challengeable bool, now time.Time) Decision {
 	toks, bad := e.loadTokens(ctx, u)
 	if bad != nil {
 		e.spendDummy(ModePassword, pw)
@@ -111,11 +111,46 @@ func (e *Engine) checkPasswordOTP(ctx context.Context, u *User, pw Secret, now t
 	if codeMatched {
 		return Decision{Outcome: Reject, Reason: ReasonBadPassword}
 	}
+	if challengeable {
+		// The field may be the password alone: one real check, the same
+		// cost as the dummy below.
+		if e.creds.CheckPassword(u.PasswordHash, pw) {
+			return Decision{Outcome: Challenge, Reason: ReasonChallenge}
+		}
+		return Decision{Outcome: Reject, Reason: ReasonBadPassword}
+	}
 	// No suffix is a valid code: the same single password-hash cost as a
 	// real check, against the dummy, so time does not tell which part was
 	// wrong.
 	e.spendDummy(ModePassword, pw)
 	return Decision{Outcome: Reject, Reason: ReasonBadOTP}
+}
+
+// challengePIN handles a pin+otp field that holds only the PIN: a right
+// PIN with a usable token earns a Challenge, anything else the refusal a
+// full attempt would get.
+func (e *Engine) challengePIN(ctx context.Context, u *User, pin Secret) Decision {
+	if _, bad := e.loadTokens(ctx, u); bad != nil {
+		e.spendDummy(ModePINOTP, pin)
+		return *bad
+	}
+	if !e.creds.CheckPIN(u.PINHash, pin) {
+		return Decision{Outcome: Reject, Reason: ReasonBadPIN}
+	}
+	return Decision{Outcome: Challenge, Reason: ReasonChallenge}
+}
+
+// checkOTPOnly is the second step of a challenge: the field is the OTP.
+func (e *Engine) checkOTPOnly(ctx context.Context, u *User, code Secret, now time.Time) Decision {
+	toks, bad := e.loadTokens(ctx, u)
+	if bad != nil {
+		return *bad
+	}
+	m, found := e.matchTokens(toks, code, now)
+	if !found {
+		return Decision{Outcome: Reject, Reason: ReasonBadOTP}
+	}
+	return e.consume(ctx, m, now)
 }
 
 // otpLengths returns the distinct OTP lengths of toks, ascending.

@@ -25,7 +25,28 @@ type Request struct {
 	Service  string     // policy service name (webmail, imap, vpn, ...)
 	Protocol Protocol   // label only
 	Client   netip.Addr // peer address; zero for the CLI
+	// Stage says what Password holds in a two-step (challenge) login.
+	Stage Stage
 }
+
+// Stage is the part of a two-step login a request carries. Listeners that
+// cannot challenge (LDAP, the CLI) always send StageFull.
+type Stage int
+
+// Stages.
+const (
+	// StageFull: the password field holds everything the mode needs.
+	StageFull Stage = iota
+	// StageChallengeable: like StageFull, but if the field holds only the
+	// first factor of a pin+otp or password+otp mode (the PIN alone, the
+	// password alone) and it is right, the engine answers Challenge
+	// instead of refusing.
+	StageChallengeable
+	// StageOTP: the field holds only the OTP; the listener vouches that the
+	// first factor was verified by an earlier Challenge for this user,
+	// client and service.
+	StageOTP
+)
 
 // Outcome is what a listener must answer.
 type Outcome int
@@ -75,6 +96,8 @@ const (
 	ReasonUnknownService Reason = "unknown-service"
 	ReasonStoreError     Reason = "store-error"
 	ReasonBadRequest     Reason = "bad-request"
+	// ReasonChallenge: the first factor was right; ask for the OTP.
+	ReasonChallenge Reason = "challenge"
 )
 
 // Decision is the engine's answer to a Request.

@@ -41,6 +41,7 @@ type Config struct {
 	BruteForce BruteForce `toml:"bruteforce"`
 	Passwords  Passwords  `toml:"passwords"`
 	Log        Log        `toml:"log"`
+	Radius     Radius     `toml:"radius"`
 }
 
 // Store selects and tunes the database that holds users, tokens and replay
@@ -56,6 +57,10 @@ type Store struct {
 // Service is one entry of the services table.
 type Service struct {
 	Class string `toml:"class"` // policy class, e.g. "web" or "other"
+	// Challenge lets RADIUS ask for the OTP in a second step
+	// (Access-Challenge) when the password field holds only the PIN, or
+	// only the password in password+otp mode. Default false.
+	Challenge bool `toml:"challenge"`
 }
 
 // Tokens holds the token check windows and the enrollment defaults.
@@ -128,6 +133,7 @@ func Default() *Config {
 		},
 		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1},
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
+		Radius:    defaultRadius(),
 	}
 }
 

@@ -34,8 +34,8 @@ func newDefaultLiteral() *Config {
 		KeyFile: "otpgate.key", PINLength: 4, Issuer: "otpgate",
 		Store: Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second},
 		Services: map[string]Service{
-			"webmail": {"web"}, "imap": {"other"}, "pop3": {"other"},
-			"smtp": {"other"}, "dav": {"other"}, "activesync": {"other"},
+			"webmail": {Class: "web"}, "imap": {Class: "other"}, "pop3": {Class: "other"},
+			"smtp": {Class: "other"}, "dav": {Class: "other"}, "activesync": {Class: "other"},
 		},
 		Policy: map[string]map[string]string{
 			"off":          {"web": "password", "other": "password"},
@@ -48,6 +48,9 @@ func newDefaultLiteral() *Config {
 			SourceMaxFail: 50, SourceWindow: time.Minute, SourceExempt: []string{"127.0.0.0/8", "::1/128"}},
 		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1},
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
+		Radius: Radius{Listen: []string{"127.0.0.1:1812"}, ReplyCache: 30 * time.Second, ChallengeTTL: 120 * time.Second,
+			MaxInFlight: 256, Clients: []RadiusClient{{Name: "localhost", Network: "127.0.0.0/8", Secret: "testing123",
+				Service: "webmail", RequireMessageAuthenticator: "true"}}},
 	}
 }
 

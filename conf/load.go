@@ -68,6 +68,11 @@ func parse(file string, data []byte) (*Config, error) {
 		reported: map[string]bool{},
 	}
 	d.fillStruct(mirror.Elem(), reflect.ValueOf(c).Elem(), nil)
+	if md.IsDefined("services") && !md.IsDefined("radius", "clients") {
+		// The built-in RADIUS client names the built-in service webmail;
+		// a file with its own services lists its own clients.
+		c.Radius.Clients = nil
+	}
 	d.checkKeys()
 	for _, p := range c.problems() {
 		if !coveredBy(p.key, d.reported) {

@@ -78,8 +78,8 @@ func TestLoadReportsProblemsAsFileLineKeyMessage(t *testing.T) {
 		want: []string{`otpgate.toml:5: tokens.hotp_windwo: unknown key`},
 	}, {
 		name: "reports an unknown table once, not each key inside it",
-		toml: "pin_length = 4\n\n[radius]\nlisten = [\"127.0.0.1:1812\"]\n[[radius.clients]]\nname = \"x\"\n",
-		want: []string{`otpgate.toml:3: radius: unknown key`},
+		toml: "pin_length = 4\n\n[gopher]\nlisten = [\"127.0.0.1:70\"]\n[[gopher.clients]]\nname = \"x\"\n",
+		want: []string{`otpgate.toml:3: gopher: unknown key`},
 	}, {
 		name: "rejects File, which is not a TOML key",
 		toml: "file = \"x\"\n",

@@ -81,6 +81,7 @@ func (c *Config) problems() []problem {
 	ch.bruteForce(c.BruteForce)
 	ch.passwords(c.Passwords)
 	ch.log(c.Log)
+	ch.radius(c.Radius, c.Services)
 	return ch.problems
 }
 

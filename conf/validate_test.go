@@ -34,9 +34,20 @@ func TestValidateReportsEachRule(t *testing.T) {
 			[]string{`(defaults): store.driver: must be "sqlite", not "postgres"`}},
 		{"rejects an empty store path", func(c *Config) { c.Store.Path = "" },
 			[]string{"(defaults): store.path: must not be empty"}},
+		{"rejects a RADIUS client naming an unknown service", func(c *Config) { c.Radius.Clients[0].Service = "gopher" },
+			[]string{`(defaults): radius.clients.1.service: unknown service "gopher" (see [services])`}},
+		{"rejects a RADIUS client with both secret and secret_file", func(c *Config) { c.Radius.Clients[0].SecretFile = "/nonexistent" },
+			[]string{"(defaults): radius.clients.1.secret: set exactly one of secret and secret_file"}},
+		{"rejects a short RADIUS secret", func(c *Config) { c.Radius.Clients[0].Secret = "short" },
+			[]string{"(defaults): radius.clients.1.secret: must have at least 8 characters"}},
+		{"rejects a bad RADIUS network and listen address", func(c *Config) {
+			c.Radius.Clients[0].Network = "10.0.0.0"
+			c.Radius.Listen = []string{"localhost:1812"}
+		}, []string{`(defaults): radius.listen: entry 1 ("localhost:1812") is not an address:port such as "127.0.0.1:1812" or "[::1]:1812"`,
+			`(defaults): radius.clients.1.network: "10.0.0.0" is not a prefix such as "192.0.2.0/24"`}},
 		{"rejects a store timeout below 10ms", func(c *Config) { c.Store.Timeout = 9 * time.Millisecond },
 			[]string{"(defaults): store.timeout: must be between 10ms and 1m, not 9ms"}},
-		{"rejects no services", func(c *Config) { c.Services = nil },
+		{"rejects no services", func(c *Config) { c.Services, c.Radius.Clients = nil, nil },
 			[]string{"(defaults): services: at least one service is required"}},
 		{"rejects a service name with a slash", func(c *Config) { c.Services["a/b"] = Service{Class: "web"} },
 			[]string{`(defaults): services."a/b": invalid service name: want 1-63 of a-z 0-9 _ . - starting with a letter or digit`}},

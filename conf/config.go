@@ -52,6 +52,26 @@ type Store struct {
 	Driver  string        `toml:"driver"`
 	Path    string        `toml:"path"`    // SQLite database file; default "otpgate.db"
 	Timeout time.Duration `toml:"timeout"` // deadline of one store request, 10ms..60s; default 2s
+
+	// The keys below are for driver = "mysql" and are checked only then.
+
+	Host         string `toml:"host"`          // default "127.0.0.1"
+	Port         int    `toml:"port"`          // default 3306
+	User         string `toml:"user"`          // default "otpgate"
+	Password     string `toml:"password"`      // prefer password_file
+	PasswordFile string `toml:"password_file"` // file holding the password (first line)
+	Database     string `toml:"database"`      // default "otpgate"
+
+	DialTimeout  time.Duration `toml:"dial_timeout"`  // default 3s
+	ReadTimeout  time.Duration `toml:"read_timeout"`  // default 5s
+	WriteTimeout time.Duration `toml:"write_timeout"` // default 5s
+
+	MaxOpenConns    int           `toml:"max_open_conns"`     // default 32
+	MaxIdleConns    int           `toml:"max_idle_conns"`     // default 16
+	ConnMaxLifetime time.Duration `toml:"conn_max_lifetime"`  // default 5m; keep below the server's wait_timeout
+	ConnMaxIdleTime time.Duration `toml:"conn_max_idle_time"` // default 1m
+
+	TLS StoreTLS `toml:"tls"`
 }
 
 // Service is one entry of the services table.
@@ -108,7 +128,7 @@ func Default() *Config {
 		KeyFile:   "otpgate.key",
 		PINLength: 4,
 		Issuer:    "otpgate",
-		Store:     Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second},
+		Store:     defaultStore(),
 		Services: map[string]Service{
 			"webmail":    {Class: "web"},
 			"imap":       {Class: "other"},

@@ -130,9 +130,11 @@ func TestLoadReportsProblemsAsFileLineKeyMessage(t *testing.T) {
 		toml: "[bruteforce]\nsource_exempt = [1, 2]\n",
 		want: []string{`otpgate.toml:2: bruteforce.source_exempt: must be an array of strings`},
 	}, {
-		name: "rejects the mysql driver",
-		toml: "[store]\ndriver = \"mysql\"\n",
-		want: []string{`otpgate.toml:2: store.driver: mysql store is not available in this build`},
+		name: "checks the mysql keys when the driver is mysql",
+		toml: "[store]\ndriver = \"mysql\"\nport = 0\npassword = \"x\"\npassword_file = \"/nonexistent\"\n[store.tls]\nmode = \"maybe\"\n",
+		want: []string{`otpgate.toml:3: store.port: must be between 1 and 65535, not 0`,
+			`otpgate.toml:4: store.password: set at most one of password and password_file`,
+			`otpgate.toml:7: store.tls.mode: must be "off", "on" or "skip-verify", not "maybe"`},
 	}, {
 		name: "rejects an unknown mode",
 		toml: "[policy]\noff = {web=\"password\", other=\"otp\"}\n" +

@@ -101,11 +101,13 @@ func (ch *checker) store(s Store) {
 	switch s.Driver {
 	case "sqlite":
 	case "mysql":
-		ch.addf(toml.Key{"store", "driver"}, "mysql store is not available in this build")
+		ch.mysql(s)
 	default:
 		ch.addf(toml.Key{"store", "driver"}, `must be "sqlite", not %q`, s.Driver)
 	}
-	ch.nonEmpty(toml.Key{"store", "path"}, s.Path)
+	if s.Driver != "mysql" {
+		ch.nonEmpty(toml.Key{"store", "path"}, s.Path)
+	}
 	ch.durRange(toml.Key{"store", "timeout"}, s.Timeout, 10*time.Millisecond, time.Minute)
 }
 

@@ -28,8 +28,10 @@ func TestValidateReportsEachRule(t *testing.T) {
 			[]string{"(defaults): issuer: must be at most 64 characters"}},
 		{"accepts an issuer of 64 multi-byte characters", func(c *Config) { c.Issuer = strings.Repeat("é", 64) },
 			nil},
-		{"rejects the mysql driver", func(c *Config) { c.Store.Driver = "mysql" },
-			[]string{"(defaults): store.driver: mysql store is not available in this build"}},
+		{"accepts the mysql driver with the default mysql keys", func(c *Config) { c.Store.Driver = "mysql" }, nil},
+		{"rejects a missing mysql password file", func(c *Config) {
+			c.Store.Driver, c.Store.PasswordFile = "mysql", "/nonexistent/otpgate.pw"
+		}, []string{"(defaults): store.password_file: open /nonexistent/otpgate.pw: no such file or directory"}},
 		{"rejects an unknown driver", func(c *Config) { c.Store.Driver = "postgres" },
 			[]string{`(defaults): store.driver: must be "sqlite", not "postgres"`}},
 		{"rejects an empty store path", func(c *Config) { c.Store.Path = "" },

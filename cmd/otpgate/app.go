@@ -75,6 +75,9 @@ func (e *env) open(forServe bool) (*app, error) {
 }
 
 func (a *app) openStore(e *env, cfg *conf.Config) error {
+	if cfg.Store.Driver != "sqlite" {
+		return fmt.Errorf("store.driver %q: not available in this build yet", cfg.Store.Driver)
+	}
 	master, err := seal.LoadOrCreateKey(cfg.KeyFile, rand.Reader)
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ type Config struct {
 	Passwords  Passwords  `toml:"passwords"`
 	Log        Log        `toml:"log"`
 	Radius     Radius     `toml:"radius"`
+	LDAP       LDAP       `toml:"ldap"`
 }
 
 // Store selects and tunes the database that holds users, tokens and replay
@@ -154,6 +155,7 @@ func Default() *Config {
 		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1},
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
 		Radius:    defaultRadius(),
+		LDAP:      defaultLDAP(),
 	}
 }
 

@@ -55,6 +55,11 @@ func newDefaultLiteral() *Config {
 		Radius: Radius{Listen: []string{"127.0.0.1:1812"}, ReplyCache: 30 * time.Second, ChallengeTTL: 120 * time.Second,
 			MaxInFlight: 256, Clients: []RadiusClient{{Name: "localhost", Network: "127.0.0.0/8", Secret: "testing123",
 				Service: "webmail", RequireMessageAuthenticator: "true"}}},
+		LDAP: LDAP{Listen: []string{"127.0.0.1:1389"}, LDAPSListen: []string{}, Service: "webmail",
+			BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
+			PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
+			IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
+			ServiceAccounts: []LDAPServiceAccount{}},
 	}
 }
 

@@ -68,10 +68,13 @@ func parse(file string, data []byte) (*Config, error) {
 		reported: map[string]bool{},
 	}
 	d.fillStruct(mirror.Elem(), reflect.ValueOf(c).Elem(), nil)
+	// The built-in RADIUS client and LDAP listener name the built-in
+	// service webmail; a file with its own services configures its own.
 	if md.IsDefined("services") && !md.IsDefined("radius", "clients") {
-		// The built-in RADIUS client names the built-in service webmail;
-		// a file with its own services lists its own clients.
 		c.Radius.Clients = nil
+	}
+	if md.IsDefined("services") && !md.IsDefined("ldap", "service") {
+		c.LDAP.Listen, c.LDAP.LDAPSListen = nil, nil
 	}
 	d.checkKeys()
 	for _, p := range c.problems() {

@@ -82,6 +82,7 @@ func (c *Config) problems() []problem {
 	ch.passwords(c.Passwords)
 	ch.log(c.Log)
 	ch.radius(c.Radius, c.Services)
+	ch.ldap(c.LDAP, c.Services)
 	return ch.problems
 }
 

@@ -47,9 +47,18 @@ func TestValidateReportsEachRule(t *testing.T) {
 			c.Radius.Listen = []string{"localhost:1812"}
 		}, []string{`(defaults): radius.listen: entry 1 ("localhost:1812") is not an address:port such as "127.0.0.1:1812" or "[::1]:1812"`,
 			`(defaults): radius.clients.1.network: "10.0.0.0" is not a prefix such as "192.0.2.0/24"`}},
+		{"rejects LDAPS without a certificate", func(c *Config) { c.LDAP.LDAPSListen = []string{"127.0.0.1:1636"} },
+			[]string{"(defaults): ldap.ldaps_listen: needs [ldap.tls] cert_file and key_file"}},
+		{"rejects a user DN template without {user} or outside the base", func(c *Config) {
+			c.LDAP.UserDNTemplates = []string{"uid=alice,ou=people,dc=example,dc=org", "uid={user},dc=other,dc=org"}
+		}, []string{`(defaults): ldap.user_dn_templates: entry 1 ("uid=alice,ou=people,dc=example,dc=org") must contain {user} once and end with base_dn`,
+			`(defaults): ldap.user_dn_templates: entry 2 ("uid={user},dc=other,dc=org") must contain {user} once and end with base_dn`}},
+		{"rejects a clear-text service account password", func(c *Config) {
+			c.LDAP.ServiceAccounts = []LDAPServiceAccount{{DN: "cn=webmail,dc=example,dc=org", PasswordHash: "hunter2"}}
+		}, []string{"(defaults): ldap.service_accounts.1.password_hash: must be a hash ($argon2id$..., $2b$..., $6$..., {SSHA}...), never a clear-text password"}},
 		{"rejects a store timeout below 10ms", func(c *Config) { c.Store.Timeout = 9 * time.Millisecond },
 			[]string{"(defaults): store.timeout: must be between 10ms and 1m, not 9ms"}},
-		{"rejects no services", func(c *Config) { c.Services, c.Radius.Clients = nil, nil },
+		{"rejects no services", func(c *Config) { c.Services, c.Radius.Clients, c.LDAP.Listen = nil, nil, nil },
 			[]string{"(defaults): services: at least one service is required"}},
 		{"rejects a service name with a slash", func(c *Config) { c.Services["a/b"] = Service{Class: "web"} },
 			[]string{`(defaults): services."a/b": invalid service name: want 1-63 of a-z 0-9 _ . - starting with a letter or digit`}},

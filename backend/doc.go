@@ -1,5 +1,5 @@
 // Package backend holds the persistence behind the engine: the SQLite store
-// (and later MySQL), each implementing verify.Store and manage.Store and each
+// and MySQL/MariaDB, each implementing verify.Store and manage.Store and each
 // passing the conformance suite in backend/storetest.
 //
 // Conventions every store follows, so that a database can move between

@@ -25,8 +25,14 @@ func BenchmarkVerifyPINTOTP(b *testing.B) {
 
 // BenchmarkVerifyPINHOTP is the same with an HOTP token, one counter per
 // iteration.
-func BenchmarkVerifyPINHOTP(b *testing.B) {
-	f := newFixture(b, fixtureOptions{})
+func BenchmarkVerifyPINHOTP(b *testing.B) { benchmarkPINHOTP(b, fixtureOptions{}) }
+
+// BenchmarkVerifyPINHOTPMariaDB is BenchmarkVerifyPINHOTP on the MySQL
+// store against the local MariaDB.
+func BenchmarkVerifyPINHOTPMariaDB(b *testing.B) { benchmarkPINHOTP(b, fixtureOptions{mysql: true}) }
+
+func benchmarkPINHOTP(b *testing.B, o fixtureOptions) {
+	f := newFixture(b, o)
 	f.user("alice", "pw", "ab12", verify.LevelWebOTP)
 	f.token("alice", hotpToken())
 	b.ReportAllocs()

@@ -2,14 +2,22 @@ package verify_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/otpgate/otpgate/backend"
 	"github.com/otpgate/otpgate/backend/passwd"
@@ -61,7 +69,7 @@ func (b *lockedBuffer) String() string {
 type fixture struct {
 	t       testing.TB
 	clock   *clock
-	store   *backend.SQLite
+	store   testStore
 	keyring *seal.Keyring
 	engine  *verify.Engine
 	manager *manage.Manager
@@ -76,6 +84,14 @@ type fixtureOptions struct {
 	brute  verify.BruteForceOptions
 	tokens verify.TokenOptions
 	policy *verify.Policy
+	mysql  bool // MariaDB (a fresh database) instead of SQLite
+}
+
+// testStore is what the fixture needs of a backend store.
+type testStore interface {
+	manage.Store
+	Migrate(ctx context.Context) (int, error)
+	Close() error
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
@@ -89,8 +105,13 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	st, err := backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
-		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
+	var st testStore
+	if o.mysql {
+		st, err = openMariaDB(t, kr, clk.Now)
+	} else {
+		st, err = backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
+			Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +226,37 @@ func want(t testing.TB, got verify.Decision, outcome verify.Outcome, reason veri
 	if got.Outcome != outcome || got.Reason != reason {
 		t.Fatalf("decision = %v/%s, want %v/%s", got.Outcome, got.Reason, outcome, reason)
 	}
+}
+
+// openMariaDB opens the MySQL store on a fresh database of the test
+// MariaDB (OTPGATE_TEST_MYSQL_DSN, default the local one), dropped at the
+// end. Without a server it skips loudly unless OTPGATE_REQUIRE_MYSQL=1.
+func openMariaDB(t testing.TB, sealer backend.Sealer, now func() time.Time) (*backend.MySQL, error) {
+	t.Helper()
+	dsn := cmp.Or(os.Getenv("OTPGATE_TEST_MYSQL_DSN"), "root@tcp(127.0.0.1:3306)/test")
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err == nil {
+		err = admin.Ping()
+	}
+	if err != nil {
+		if os.Getenv("OTPGATE_REQUIRE_MYSQL") == "1" {
+			t.Fatalf("MariaDB required (OTPGATE_REQUIRE_MYSQL=1): %v", err)
+		}
+		t.Skipf("SKIPPED: no MariaDB at %s: %v", cfg.Addr, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := fmt.Sprintf("otpgate_v_%x", b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name); admin.Close() })
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	p, _ := strconv.Atoi(port)
+	return backend.OpenMySQL(context.Background(), backend.MySQLOptions{Host: host, Port: p, User: cfg.User,
+		Password: cfg.Passwd, Database: name, Sealer: sealer, Now: now, Log: slog.New(slog.DiscardHandler)})
 }

@@ -27,14 +27,14 @@ func (s *MySQL) scanToken(r rowScanner) (verify.Token, error) {
 	)
 	err := r.Scan(&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
 		&sealed, &t.Digits, &t.Algorithm, &t.Period, &t.NextCounter, &t.LastStep,
-		&lastUsed, &created)
+		&lastUsed, &created, &t.PublicID)
 	if err != nil {
 		return verify.Token{}, err
 	}
 	t.Type = verify.TokenType(typ)
 	t.Pending, t.Enabled = pending != 0, enabled != 0
 	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
-	if t.Key, t.DevicePIN, err = openSecret(s.sealer, t.ID, sealed); err != nil {
+	if err = openToken(s.sealer, &t, sealed); err != nil {
 		return verify.Token{}, err
 	}
 	return t, nil
@@ -121,14 +121,15 @@ func (s *MySQL) insertToken(ctx context.Context, t verify.Token) (id int64, err 
 	}()
 	res, err := tx.ExecContext(ctx, qInsertToken, t.UserID, t.Serial, string(t.Type),
 		t.Description, boolInt(t.Pending), boolInt(t.Enabled), t.Digits, t.Algorithm,
-		t.Period, t.NextCounter, t.LastStep, unixTime(t.LastUsed), unixTime(t.CreatedAt))
+		t.Period, t.NextCounter, t.LastStep, unixTime(t.LastUsed), unixTime(t.CreatedAt), t.PublicID)
 	if err != nil {
 		return 0, createTokenErr(t, mapMySQLErr(err))
 	}
 	if id, err = res.LastInsertId(); err != nil {
 		return 0, fmt.Errorf("create token %q: %w", t.Serial, err)
 	}
-	sealed, err := sealSecret(s.sealer, id, t.Key, t.DevicePIN)
+	t.ID = id
+	sealed, err := sealToken(s.sealer, &t)
 	if err != nil {
 		return 0, fmt.Errorf("create token %q: %w", t.Serial, err)
 	}

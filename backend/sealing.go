@@ -92,35 +92,50 @@ func cutField(b []byte) (field, rest []byte, ok bool) {
 	return b[:n], b[n:], true
 }
 
-// sealSecret seals a token's Key and DevicePIN for token id.
-func sealSecret(s Sealer, tokenID int64, key []byte, devicePIN verify.Secret) ([]byte, error) {
-	plaintext, err := encodeSecret(key, devicePIN)
+// secondSecret is the token's second sealed field: the device PIN of an
+// mOTP token, the private id of a yubikey token, empty otherwise.
+func secondSecret(t *verify.Token) verify.Secret {
+	if t.Type == verify.TypeYubiKey {
+		return verify.Secret(t.PrivateID)
+	}
+	return t.DevicePIN
+}
+
+// sealToken seals t's Key and second secret for t.ID.
+func sealToken(s Sealer, t *verify.Token) ([]byte, error) {
+	plaintext, err := encodeSecret(t.Key, secondSecret(t))
 	if err != nil {
 		return nil, err
 	}
 	defer clear(plaintext)
-	sealed, err := s.Seal(plaintext, TokenAD(tokenID))
+	sealed, err := s.Seal(plaintext, TokenAD(t.ID))
 	if err != nil {
-		return nil, fmt.Errorf("seal secret of token %d: %w", tokenID, err)
+		return nil, fmt.Errorf("seal secret of token %d: %w", t.ID, err)
 	}
 	return sealed, nil
 }
 
-// openSecret opens a blob from sealSecret for token id. Any failure, an
-// empty blob included, is an error: a token never silently gets an empty
-// key.
-func openSecret(s Sealer, tokenID int64, sealed []byte) ([]byte, verify.Secret, error) {
+// openToken opens a blob from sealToken for t.ID and sets t's Key and
+// second secret (by t.Type, which must be set). Any failure, an empty blob
+// included, is an error: a token never silently gets an empty key.
+func openToken(s Sealer, t *verify.Token, sealed []byte) error {
 	if len(sealed) == 0 {
-		return nil, "", fmt.Errorf("open secret of token %d: no sealed secret stored", tokenID)
+		return fmt.Errorf("open secret of token %d: no sealed secret stored", t.ID)
 	}
-	plaintext, err := s.Open(sealed, TokenAD(tokenID))
+	plaintext, err := s.Open(sealed, TokenAD(t.ID))
 	if err != nil {
-		return nil, "", fmt.Errorf("open secret of token %d: %w", tokenID, err)
+		return fmt.Errorf("open secret of token %d: %w", t.ID, err)
 	}
 	defer clear(plaintext)
-	key, pin, err := decodeSecret(plaintext)
+	key, second, err := decodeSecret(plaintext)
 	if err != nil {
-		return nil, "", fmt.Errorf("open secret of token %d: %w", tokenID, err)
+		return fmt.Errorf("open secret of token %d: %w", t.ID, err)
 	}
-	return key, pin, nil
+	t.Key = key
+	if t.Type == verify.TypeYubiKey {
+		t.PrivateID = []byte(second.Reveal())
+	} else {
+		t.DevicePIN = second
+	}
+	return nil
 }

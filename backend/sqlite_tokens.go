@@ -13,7 +13,7 @@ import (
 
 const tokenColumns = `id, user_id, serial, type, description, pending, enabled,
 	sealed_secret, digits, algorithm, period, next_counter, last_step,
-	last_used, created_at`
+	last_used, created_at, public_id`
 
 // Token statements; all but the insert run prepared through SQLite.stmt.
 // The sealed secret is written by a second statement once the id is known.
@@ -28,8 +28,8 @@ const (
 	qDescribe    = `UPDATE tokens SET description = ? WHERE id = ?`
 	qDeleteToken = `DELETE FROM tokens WHERE id = ?`
 	qInsertToken = `INSERT INTO tokens (user_id, serial, type, description, pending, enabled,
-		sealed_secret, digits, algorithm, period, next_counter, last_step, last_used, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?, ?, ?, ?, ?)`
+		sealed_secret, digits, algorithm, period, next_counter, last_step, last_used, created_at, public_id)
+		VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSealToken = `UPDATE tokens SET sealed_secret = ? WHERE id = ?`
 )
 
@@ -45,7 +45,7 @@ func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
 	)
 	err := r.Scan(&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
 		&sealed, &t.Digits, &t.Algorithm, &t.Period, &nextCounter, &t.LastStep,
-		&lastUsed, &created)
+		&lastUsed, &created, &t.PublicID)
 	if err != nil {
 		return verify.Token{}, err
 	}
@@ -53,7 +53,7 @@ func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
 	t.Pending, t.Enabled = pending != 0, enabled != 0
 	t.NextCounter = decodeCounter(nextCounter)
 	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
-	if t.Key, t.DevicePIN, err = openSecret(s.sealer, t.ID, sealed); err != nil {
+	if err = openToken(s.sealer, &t, sealed); err != nil {
 		return verify.Token{}, err
 	}
 	return t, nil
@@ -125,14 +125,14 @@ func (s *SQLite) CreateToken(ctx context.Context, t verify.Token) (created verif
 	res, err := tx.ExecContext(ctx, qInsertToken, t.UserID, t.Serial, string(t.Type),
 		t.Description, boolInt(t.Pending), boolInt(t.Enabled), t.Digits, t.Algorithm,
 		t.Period, encodeCounter(t.NextCounter), t.LastStep, unixTime(t.LastUsed),
-		unixTime(t.CreatedAt))
+		unixTime(t.CreatedAt), t.PublicID)
 	if err != nil {
 		return verify.Token{}, createTokenErr(t, mapSQLiteErr(err))
 	}
 	if t.ID, err = res.LastInsertId(); err != nil {
 		return verify.Token{}, fmt.Errorf("create token %q: %w", t.Serial, err)
 	}
-	sealed, err := sealSecret(s.sealer, t.ID, t.Key, t.DevicePIN)
+	sealed, err := sealToken(s.sealer, &t)
 	if err != nil {
 		return verify.Token{}, fmt.Errorf("create token %q: %w", t.Serial, err)
 	}

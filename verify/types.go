@@ -174,13 +174,18 @@ type Token struct {
 	Enabled     bool
 	Key         []byte // HOTP/TOTP key bytes; mOTP init secret as typed
 	DevicePIN   Secret // mOTP only: the PIN typed into the app
+	PublicID    string // yubikey, yubicloud: the modhex public id (not secret)
+	PrivateID   []byte // yubikey only: the 6-byte private id (sealed with Key)
 	Digits      int    // 6 or 8 (mOTP: 6)
 	Algorithm   string // SHA1, SHA256, SHA512 (HOTP/TOTP)
 	Period      int    // seconds (TOTP 30 or 60, mOTP 10)
 	NextCounter uint64 // HOTP: first counter not yet used
-	LastStep    int64  // TOTP/mOTP: last accepted time step, NoStep if none
-	LastUsed    time.Time
-	CreatedAt   time.Time
+	// LastStep is the replay state of TOTP/mOTP (last accepted time step)
+	// and of yubikey tokens (last accepted use counter << 8 | session
+	// counter); NoStep if none.
+	LastStep  int64
+	LastUsed  time.Time
+	CreatedAt time.Time
 }
 
 // Sentinel errors callers branch on.

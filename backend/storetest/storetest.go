@@ -220,6 +220,8 @@ func checkToken(t *testing.T, got, want verify.Token) {
 		{"Enabled", got.Enabled == want.Enabled, got.Enabled, want.Enabled, false},
 		{"Key", bytes.Equal(got.Key, want.Key), nil, nil, true},
 		{"DevicePIN", got.DevicePIN == want.DevicePIN, nil, nil, true},
+		{"PublicID", got.PublicID == want.PublicID, got.PublicID, want.PublicID, false},
+		{"PrivateID", bytes.Equal(got.PrivateID, want.PrivateID), nil, nil, true},
 		{"Digits", got.Digits == want.Digits, got.Digits, want.Digits, false},
 		{"Algorithm", got.Algorithm == want.Algorithm, got.Algorithm, want.Algorithm, false},
 		{"Period", got.Period == want.Period, got.Period, want.Period, false},

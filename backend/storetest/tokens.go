@@ -9,7 +9,7 @@ import (
 
 var tokenCases = []testCase{
 	{"creates a token and reads it back by serial and by user", testCreateToken},
-	{"round-trips Key and DevicePIN through sealing", testSealingRoundTrip},
+	{"round-trips Key, DevicePIN, public and private ids through sealing", testSealingRoundTrip},
 	{"lists only the user's own tokens, ordered by id", testTokensOfUser},
 	{"returns no tokens for a user without any", testNoTokens},
 	{"refuses a duplicate serial", testDuplicateSerial},
@@ -50,8 +50,8 @@ func testSealingRoundTrip(t *testing.T, s Store) {
 		{Serial: "TOTP-all-bytes", Type: verify.TypeTOTP, Key: allBytes,
 			Digits: 8, Algorithm: "SHA512", Period: 60, Enabled: true, LastStep: verify.NoStep},
 		{Serial: "YK-1", Type: verify.TypeYubiKey, Key: make([]byte, 16), // all-zero AES key
-			DevicePIN: "cccccccbcjdi", Enabled: true, LastStep: verify.NoStep},
-		{Serial: "YC-no-key", Type: verify.TypeYubiCloud, Key: []byte{}, Enabled: true, LastStep: verify.NoStep},
+			PublicID: "cccccccbcjdi", PrivateID: []byte{0, 1, 2, 0xfd, 0xfe, 0xff}, Enabled: true, LastStep: verify.NoStep},
+		{Serial: "YC-no-key", Type: verify.TypeYubiCloud, Key: []byte{}, PublicID: "vvccccfiluij", Enabled: true, LastStep: verify.NoStep},
 	}
 	for _, tok := range tokens {
 		tok.UserID = u.ID

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +20,19 @@ import (
 	"github.com/otpgate/otpgate/verify/manage"
 )
 
+// store is what otpgate needs of a backend store; *backend.SQLite and
+// *backend.MySQL implement it.
+type store interface {
+	manage.Store
+	Migrate(ctx context.Context) (int, error)
+	SchemaVersion(ctx context.Context) (int, error)
+	Close() error
+}
+
 // app is everything a command needs, opened from the config.
 type app struct {
 	cfg     *conf.Config
-	store   *backend.SQLite
+	store   store
 	keyring *seal.Keyring
 	engine  *verify.Engine
 	manager *manage.Manager
@@ -75,9 +87,6 @@ func (e *env) open(forServe bool) (*app, error) {
 }
 
 func (a *app) openStore(e *env, cfg *conf.Config) error {
-	if cfg.Store.Driver != "sqlite" {
-		return fmt.Errorf("store.driver %q: not available in this build yet", cfg.Store.Driver)
-	}
 	master, err := seal.LoadOrCreateKey(cfg.KeyFile, rand.Reader)
 	if err != nil {
 		return err
@@ -87,7 +96,11 @@ func (a *app) openStore(e *env, cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	a.store, err = backend.OpenSQLite(e.ctx, backend.SQLiteOptions{Path: cfg.Store.Path, Sealer: a.keyring})
+	if cfg.Store.Driver == "mysql" {
+		a.store, err = openMySQL(e.ctx, cfg.Store, a.keyring, a.log)
+	} else {
+		a.store, err = backend.OpenSQLite(e.ctx, backend.SQLiteOptions{Path: cfg.Store.Path, Sealer: a.keyring})
+	}
 	if err != nil {
 		return err
 	}
@@ -175,4 +188,48 @@ func (e *env) auditLogger(a *app, cfg *conf.Config, forServe bool) (*slog.Logger
 		w = f
 	}
 	return slog.New(slog.NewJSONHandler(w, nil)), nil
+}
+
+// openMySQL opens the MySQL/MariaDB store from the [store] keys.
+func openMySQL(ctx context.Context, c conf.Store, sealer backend.Sealer, log *slog.Logger) (*backend.MySQL, error) {
+	password, err := c.DatabasePassword()
+	if err != nil {
+		return nil, fmt.Errorf("store.password_file: %w", err)
+	}
+	tlsConfig, err := storeTLS(c)
+	if err != nil {
+		return nil, err
+	}
+	return backend.OpenMySQL(ctx, backend.MySQLOptions{Host: c.Host, Port: c.Port, User: c.User,
+		Password: password, Database: c.Database, TLS: tlsConfig, DialTimeout: c.DialTimeout,
+		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, MaxOpenConns: c.MaxOpenConns,
+		MaxIdleConns: c.MaxIdleConns, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxIdleTime: c.ConnMaxIdleTime,
+		Sealer: sealer, Log: log.With("store", "mysql")})
+}
+
+// storeTLS builds the TLS config for the database connection, nil when off.
+func storeTLS(c conf.Store) (*tls.Config, error) {
+	if c.TLS.Mode == "off" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName,
+		InsecureSkipVerify: c.TLS.Mode == "skip-verify"}
+	if c.TLS.CAFile != "" {
+		pem, err := os.ReadFile(c.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store.tls.ca_file: no PEM certificate in %s", c.TLS.CAFile)
+		}
+	}
+	if c.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -47,9 +48,20 @@ func cmdServe(e *env, args []string) error {
 	if source == "" {
 		source = "(built-in defaults)"
 	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	ls := newListenerSet()
+	if err := a.startListeners(ctx, ls); err != nil {
+		cancel()
+		return errors.Join(err, ls.drain())
+	}
 	a.log.Info("otpgate ready", "config", source, "store", a.cfg.Store.Path, "version", version())
-	<-e.ctx.Done()
-	a.log.Info("otpgate stopping")
+	err = ls.wait(ctx, cancel)
+	if err != nil {
+		a.log.Error("otpgate failed", "err", err)
+		return err
+	}
+	a.log.Info("otpgate stopped")
 	return nil
 }
 
@@ -63,6 +75,9 @@ func cmdMigrate(e *env, args []string) error {
 	}
 	a := &app{cfg: cfg}
 	defer a.Close()
+	if a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level); err != nil {
+		return err
+	}
 	// openStore runs the migrations.
 	if err := a.openStore(e, cfg); err != nil {
 		return err

@@ -45,13 +45,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"serve", cmdServe},
-		"migrate": {"migrate", cmdMigrate},
-		"config":  {"config check", cmdConfig},
-		"version": {"version", cmdVersion},
-		"check":   {"check --service SERVICE [--client IP] [--json] NAME  (password on stdin)", cmdCheck},
-		"user":    {"user add|set-password|set-pin|set-level|show|list|unlock|reset|rename|delete ...", cmdUser},
-		"token":   {"token enroll|test|list|enable|disable|delete|resync|describe ...", cmdToken},
+		"serve":         {"serve", cmdServe},
+		"migrate":       {"migrate", cmdMigrate},
+		"config":        {"config check", cmdConfig},
+		"version":       {"version", cmdVersion},
+		"hash-password": {"hash-password  (password on stdin; prints an argon2id hash for service accounts)", cmdHashPassword},
+		"check":         {"check --service SERVICE [--client IP] [--json] NAME  (password on stdin)", cmdCheck},
+		"user":          {"user add|set-password|set-pin|set-level|show|list|unlock|reset|rename|delete ...", cmdUser},
+		"token":         {"token enroll|test|list|enable|disable|delete|resync|describe ...", cmdToken},
 	}
 }
 
@@ -118,7 +119,7 @@ func usageErr(format string, args ...any) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: otpgate [-c FILE] COMMAND [ARGS]")
 	fmt.Fprintln(w, "commands:")
-	for _, name := range []string{"serve", "migrate", "config", "version", "check", "user", "token"} {
+	for _, name := range []string{"serve", "migrate", "config", "version", "check", "user", "token", "hash-password"} {
 		fmt.Fprintf(w, "  %s\n", commands()[name].usage)
 	}
 	fmt.Fprintln(w, "Secrets (passwords, PINs, mOTP secrets) are read from stdin, one per line, or prompted for without echo.")

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+
+	"github.com/otpgate/otpgate/conf"
+	"github.com/otpgate/otpgate/ldapsrv"
+)
+
+func (a *app) startLDAP(ctx context.Context, ls *listenerSet) error {
+	l := a.cfg.LDAP
+	if len(l.Listen) == 0 && len(l.LDAPSListen) == 0 {
+		return nil
+	}
+	lcfg, err := ldapConfig(l)
+	if err != nil {
+		return err
+	}
+	// The library logs through the global log package: rate-limit it into ours.
+	ldapsrv.RouteLibraryLog(a.log.With("listener", "ldap", "source", "library"))
+	srv, err := ldapsrv.New(lcfg, a.engine, a.store, a.keyring, a.log.With("listener", "ldap"))
+	if err != nil {
+		return fmt.Errorf("ldap: %w", err)
+	}
+	for _, group := range []struct {
+		name  string
+		addrs []string
+		serve func(context.Context, net.Listener) error
+	}{{"ldap", l.Listen, srv.Serve}, {"ldaps", l.LDAPSListen, srv.ServeTLS}} {
+		for _, addr := range group.addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("%s: listen %s: %w", group.name, addr, err)
+			}
+			a.log.Info(group.name+" listening", "listener", group.name, "addr", ln.Addr().String())
+			serve := group.serve
+			ls.run(ctx, group.name, func(ctx context.Context) error { return serve(ctx, ln) })
+		}
+	}
+	return nil
+}
+
+// ldapConfig turns the config's [ldap] section into the listener's.
+func ldapConfig(l conf.LDAP) (ldapsrv.Config, error) {
+	lc := ldapsrv.Config{Service: l.Service, BaseDN: l.BaseDN, UserDNTemplates: l.UserDNTemplates,
+		AllowAnonymousSearch: l.AnonymousSearch, MaxMessageSize: l.MaxMessageSize, MaxConns: l.MaxConns,
+		MaxConnsPerIP: l.MaxConnsPerIP, IdleTimeout: l.IdleTimeout, MessageTimeout: l.MessageTimeout,
+		SizeLimit: l.SizeLimit}
+	switch l.PlainBinds {
+	case "never":
+		lc.AllowPlainBinds = ldapsrv.PlainNever
+	case "always":
+		lc.AllowPlainBinds = ldapsrv.PlainAlways
+	}
+	for _, sa := range l.ServiceAccounts {
+		lc.ServiceAccounts = append(lc.ServiceAccounts, ldapsrv.ServiceAccount{DN: sa.DN, PasswordHash: sa.PasswordHash})
+	}
+	if l.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
+		if err != nil {
+			return lc, fmt.Errorf("ldap.tls: %w", err)
+		}
+		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	return lc, nil
+}

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"net/url"
@@ -116,6 +117,26 @@ func field(t *testing.T, out, key string) string {
 	return ""
 }
 
+// mustBase32 decodes an unpadded base32 secret.
+func mustBase32(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// uriSecret returns the base32 secret of an otpauth URI.
+func uriSecret(t *testing.T, uri string) string {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil || u.Query().Get("secret") == "" {
+		t.Fatalf("uri %q has no secret (%v)", uri, err)
+	}
+	return u.Query().Get("secret")
+}
+
 // oathTOTP asks oathtool for the TOTP code of a base32 secret at time at.
 func oathTOTP(t *testing.T, tool, secret string, at time.Time) string {
 	t.Helper()
@@ -145,7 +166,7 @@ func TestWalkThrough(t *testing.T) {
 	if got := u.Path; got != "/otpgate:alice@example.org" {
 		t.Errorf("label %q, want /otpgate:alice@example.org", got)
 	}
-	secret := u.Query().Get("secret")
+	secret := uriSecret(t, uri)
 
 	t.Log("a pending token does not log in")
 	now := time.Now()

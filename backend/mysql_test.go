@@ -301,8 +301,8 @@ func testMySQLEngines(t *testing.T) {
 			t.Errorf("table %s uses engine %s, want InnoDB", table, engine)
 		}
 	}
-	if err := rows.Err(); err != nil || n != 3 {
-		t.Errorf("found %d tables, %v; want 3 (users, tokens, schema_migrations)", n, err)
+	if err := rows.Err(); err != nil || n != 4 {
+		t.Errorf("found %d tables, %v; want 4 (users, tokens, user_attributes, schema_migrations)", n, err)
 	}
 }
 

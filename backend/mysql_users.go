@@ -73,20 +73,8 @@ func (s *MySQL) CreateUser(ctx context.Context, u verify.User) (verify.User, err
 
 // ListUsers returns all users ordered by name (byte-wise).
 func (s *MySQL) ListUsers(ctx context.Context) ([]verify.User, error) {
-	rows, err := s.db.QueryContext(ctx, qListUsers)
+	users, err := queryUsers(ctx, s.db, qListUsers)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var users []verify.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return users, nil

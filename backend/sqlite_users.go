@@ -116,20 +116,8 @@ func (s *SQLite) CreateUser(ctx context.Context, u verify.User) (verify.User, er
 
 // ListUsers returns all users ordered by name (byte-wise).
 func (s *SQLite) ListUsers(ctx context.Context) ([]verify.User, error) {
-	rows, err := s.db.QueryContext(ctx, qListUsers)
+	users, err := queryUsers(ctx, s.db, qListUsers)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var users []verify.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return users, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ type LDAP struct {
 	PlainBinds string `toml:"plain_binds"`
 	// AnonymousSearch lets unbound clients search the user subtree.
 	AnonymousSearch bool `toml:"anonymous_search"`
+	// Attributes are extra per-user attributes ("otpgate user set-attr")
+	// that entries publish and filters match; default none.
+	Attributes []string `toml:"attributes"`
 
 	MaxMessageSize int           `toml:"max_message_size"` // bytes, 1 KiB..1 MiB; default 16384
 	MaxConns       int           `toml:"max_conns"`        // default 4096
@@ -56,13 +60,15 @@ type LDAPServiceAccount struct {
 // Enabled reports whether TLS material is configured.
 func (t LDAPTLS) Enabled() bool { return t.CertFile != "" }
 
+var attrNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)
+
 func defaultLDAP() LDAP {
 	return LDAP{
 		Listen: []string{"127.0.0.1:1389"}, LDAPSListen: []string{}, Service: "webmail",
 		BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
 		PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
 		IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
-		ServiceAccounts: []LDAPServiceAccount{},
+		ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{},
 	}
 }
 
@@ -91,6 +97,14 @@ func (ch *checker) ldap(l LDAP, services map[string]Service) {
 		}
 	}
 	ch.oneOf(key("plain_binds"), l.PlainBinds, "loopback", "always", "never")
+	for i, a := range l.Attributes {
+		switch low := strings.ToLower(a); {
+		case !attrNameRE.MatchString(a):
+			ch.addf(key("attributes"), "entry %d (%q) is not an attribute name such as \"displayName\"", i+1, a)
+		case low == "uid" || low == "cn" || low == "mail" || low == "objectclass" || low == "userpassword":
+			ch.addf(key("attributes"), "entry %d (%q) is computed by otpgate and cannot be configured", i+1, a)
+		}
+	}
 	ch.intRange(key("max_message_size"), int64(l.MaxMessageSize), 1024, 1<<20)
 	ch.intRange(key("max_conns"), int64(l.MaxConns), 1, 1000000)
 	ch.intRange(key("max_conns_per_ip"), int64(l.MaxConnsPerIP), 1, int64(max(l.MaxConns, 1)))

@@ -69,6 +69,7 @@ func TestLDAPClients(t *testing.T) {
 	now := time.Now()
 	in.mustRun("", "token", "test", "alice@example.org", serial, oathTOTP(t, oathtool, secret, now))
 	svcHash := strings.TrimSpace(in.mustRun("webmail secret\n", "hash-password"))
+	in.mustRun("", "user", "set-attr", "alice@example.org", "mailAlternateAddress", "alice@example.net", "a.liddell@example.org")
 	cert, key := writeCert(t, in.dir)
 
 	srv := in.serve(`
@@ -77,6 +78,7 @@ listen = []
 [ldap]
 listen = ["127.0.0.1:0"]
 ldaps_listen = ["127.0.0.1:0"]
+attributes = ["mailAlternateAddress"]
 [ldap.tls]
 cert_file = "` + cert + `"
 key_file = "` + key + `"
@@ -92,6 +94,11 @@ password_hash = "` + svcHash + `"
 		"-b", "ou=people,dc=example,dc=org", "(mail=alice@example.org)", "dn")
 	if err != nil || !strings.Contains(got, "dn: "+userDN) {
 		t.Fatalf("service account search: %v\n%s", err, got)
+	}
+	got, err = ldapTool(t, cert, ldapsearch, "-x", "-LLL", "-H", ldapURL, "-D", svcDN, "-w", "webmail secret",
+		"-b", "ou=people,dc=example,dc=org", "(mailAlternateAddress=A.Liddell@example.org)", "mailAlternateAddress")
+	if err != nil || !strings.Contains(got, "dn: "+userDN) || !strings.Contains(got, "mailAlternateAddress: alice@example.net") {
+		t.Fatalf("search by an alternate address: %v\n%s", err, got)
 	}
 	t.Log("the user binds with PIN+TOTP as the DN found, over StartTLS")
 	pw := "ab12" + oathTOTP(t, oathtool, secret, now.Add(30*time.Second))

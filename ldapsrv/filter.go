@@ -233,3 +233,22 @@ func (f filter) equalityKey() (string, bool) {
 	}
 	return "", false
 }
+
+// extraEquality returns an equality on one of the extra attributes that f
+// requires (f itself or a conjunct of an AND), so the search can use
+// UsersByAttribute instead of listing everyone.
+func (f filter) extraEquality(extra map[string]string) (attr, value string, ok bool) {
+	switch f.kind {
+	case filterEquality:
+		if _, ok := extra[f.attr]; ok {
+			return f.attr, f.value, true
+		}
+	case filterAnd:
+		for _, s := range f.subs {
+			if a, v, ok := s.extraEquality(extra); ok {
+				return a, v, true
+			}
+		}
+	}
+	return "", "", false
+}

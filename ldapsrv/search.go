@@ -3,6 +3,8 @@ package ldapsrv
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/otpgate/otpgate/verify"
@@ -142,18 +144,22 @@ func (s *Server) runSearch(ctx context.Context, id identity, req searchRequest) 
 	if code != codeSuccess {
 		return nil, code
 	}
-	return s.collect(users, req)
+	return s.collect(ctx, users, req)
 }
 
 // collect filters candidates by scope and filter, up to the size limit.
-func (s *Server) collect(users []verify.User, req searchRequest) ([]entry, int) {
+func (s *Server) collect(ctx context.Context, users []verify.User, req searchRequest) ([]entry, int) {
 	limit := s.cfg.SizeLimit
 	if req.sizeLimit > 0 && req.sizeLimit < limit {
 		limit = req.sizeLimit
 	}
 	var out []entry
 	for _, u := range users {
-		e := s.userEntry(u)
+		e, err := s.userEntry(ctx, u)
+		if err != nil {
+			s.log.Error("ldap: user attributes failed", "user", u.Name, "err", err)
+			return nil, codeUnavailable
+		}
 		if !inScope(e.rdns, req.base, req.scope) || req.filter.match(e) != triTrue {
 			continue
 		}
@@ -192,9 +198,23 @@ func (s *Server) candidates(ctx context.Context, id identity, req searchRequest)
 	if name, ok := req.filter.equalityKey(); ok {
 		return s.lookup(ctx, name, codeSuccess)
 	}
+	if attr, value, ok := req.filter.extraEquality(s.extra); ok {
+		return s.byAttribute(ctx, attr, value)
+	}
 	users, err := s.dir.ListUsers(ctx)
 	if err != nil {
 		s.log.Error("ldap: list users failed", "err", err)
+		return nil, codeUnavailable
+	}
+	return users, codeSuccess
+}
+
+// byAttribute finds the users with an extra attribute value (the store
+// ignores case; the filter still decides).
+func (s *Server) byAttribute(ctx context.Context, attr, value string) ([]verify.User, int) {
+	users, err := s.dir.UsersByAttribute(ctx, attr, value)
+	if err != nil {
+		s.log.Error("ldap: attribute lookup failed", "attribute", attr, "err", err)
 		return nil, codeUnavailable
 	}
 	return users, codeSuccess
@@ -218,9 +238,13 @@ func (s *Server) lookup(ctx context.Context, name string, missing int) ([]verify
 	return []verify.User{u}, codeSuccess
 }
 
+// computedAttrs are built from the user record, never stored.
+var computedAttrs = map[string]bool{"objectclass": true, "uid": true, "cn": true, "mail": true, "userpassword": true}
+
 // userEntry is the directory entry of u: DN from the first template,
-// inetOrgPerson, uid and cn = name, mail = name when it has an '@'.
-func (s *Server) userEntry(u verify.User) entry {
+// inetOrgPerson, uid and cn = name, mail = name when it has an '@', plus
+// the configured extra attributes the user has.
+func (s *Server) userEntry(ctx context.Context, u verify.User) (entry, error) {
 	t := s.templates[0]
 	e := entry{dn: t.format(u.Name), rdns: append([]rdn{{typ: t.userType, val: u.Name}}, t.suffix...)}
 	e.attrs = []attribute{
@@ -231,7 +255,19 @@ func (s *Server) userEntry(u verify.User) entry {
 	if strings.Contains(u.Name, "@") {
 		e.attrs = append(e.attrs, attribute{name: "mail", canon: "mail", vals: []string{u.Name}})
 	}
-	return e
+	if len(s.extra) == 0 {
+		return e, nil
+	}
+	stored, err := s.dir.UserAttributes(ctx, u.ID)
+	if err != nil {
+		return entry{}, err
+	}
+	for _, canon := range slices.Sorted(maps.Keys(s.extra)) {
+		if vals := stored[canon]; len(vals) > 0 {
+			e.attrs = append(e.attrs, attribute{name: s.extra[canon], canon: canon, vals: vals})
+		}
+	}
+	return e, nil
 }
 
 // rootDSE describes the server (RFC 4512 §5.1).

@@ -31,9 +31,14 @@ type Authenticator interface {
 // *backend.SQLite implements it. UserByName must return an error wrapping
 // verify.ErrNotFound for a missing user; ListUsers returns every user and
 // is only called for filters that are not an equality on uid, mail or cn.
+//
+// UserAttributes and UsersByAttribute serve the extra attributes of
+// Config.Attributes; stored names are lower-case.
 type Directory interface {
 	UserByName(ctx context.Context, name string) (verify.User, error)
 	ListUsers(ctx context.Context) ([]verify.User, error)
+	UserAttributes(ctx context.Context, userID int64) (map[string][]string, error)
+	UsersByAttribute(ctx context.Context, name, value string) ([]verify.User, error)
 }
 
 // PasswordChecker checks a service account's password against its stored,
@@ -69,6 +74,10 @@ type Config struct {
 	BaseDN          string   // naming context, e.g. dc=example,dc=org (required)
 	UserDNTemplates []string // e.g. uid={user},ou=people,dc=example,dc=org; the first names entries
 	ServiceAccounts []ServiceAccount
+	// Attributes are extra per-user attributes (stored with "otpgate user
+	// set-attr") that entries publish and filters match, e.g.
+	// displayName, mailAlternateAddress.
+	Attributes []string
 	// TLS enables StartTLS on Serve and is required by ServeTLS. Use
 	// GetCertificate to reload certificates. MinVersion is raised to TLS 1.2.
 	TLS                  *tls.Config
@@ -97,6 +106,7 @@ type Server struct {
 	baseDN    []rdn
 	templates []dnTemplate
 	accounts  []serviceAccount
+	extra     map[string]string // canonical name → published name
 
 	mu    sync.Mutex
 	total int
@@ -173,6 +183,14 @@ func (s *Server) compile() error {
 			return fmt.Errorf("ldapsrv: service account %q: invalid dn or empty hash", a.DN)
 		}
 		s.accounts = append(s.accounts, serviceAccount{dn: a.DN, rdns: rdns, hash: a.PasswordHash})
+	}
+	s.extra = map[string]string{}
+	for _, name := range s.cfg.Attributes {
+		canon := canonicalAttr(name)
+		if canon == "" || computedAttrs[canon] {
+			return fmt.Errorf("ldapsrv: attribute %q: empty or computed by the server", name)
+		}
+		s.extra[canon] = name
 	}
 	if s.cfg.TLS != nil {
 		s.tls = s.cfg.TLS.Clone()

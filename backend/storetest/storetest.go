@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"schema", schemaCases},
 		{"users", userCases},
 		{"tokens", tokenCases},
+		{"attributes", attributeCases},
 		{"replay", replayCases},
 		{"failures", failureCases},
 		{"races", raceCases},

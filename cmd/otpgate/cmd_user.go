@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +19,7 @@ type subcommand struct {
 	run  func(e *env, a *app, fs *flag.FlagSet, pos []string) error
 	// flags adds the subcommand's own flags.
 	flags func(fs *flag.FlagSet)
-	// nargs is the number of positional arguments.
+	// nargs is the number of positional arguments; -1 means two or more.
 	nargs int
 }
 
@@ -39,8 +41,12 @@ func dispatch(e *env, group string, subs map[string]subcommand, order []string, 
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(name, pos, sub.nargs, sub.args); err != nil {
-		return err
+	if sub.nargs >= 0 {
+		if err := wantArgs(name, pos, sub.nargs, sub.args); err != nil {
+			return err
+		}
+	} else if len(pos) < 2 { // variadic: at least NAME and one more
+		return usageErr("usage: otpgate %s %s", name, sub.args)
 	}
 	a, err := e.open(false)
 	if err != nil {
@@ -52,7 +58,7 @@ func dispatch(e *env, group string, subs map[string]subcommand, order []string, 
 
 func jsonFlag(fs *flag.FlagSet) bool { return fs.Lookup("json").Value.String() == "true" }
 
-var userOrder = []string{"add", "set-password", "set-pin", "set-level", "show", "list", "unlock", "reset", "rename", "delete"}
+var userOrder = []string{"add", "set-password", "set-pin", "set-level", "set-attr", "show", "list", "unlock", "reset", "rename", "delete"}
 
 func cmdUser(e *env, args []string) error {
 	subs := map[string]subcommand{
@@ -60,6 +66,7 @@ func cmdUser(e *env, args []string) error {
 		"set-password": {args: "NAME", nargs: 1, run: userSetPassword},
 		"set-pin":      {args: "NAME", nargs: 1, run: userSetPIN},
 		"set-level":    {args: "NAME off|web-otp|web-otp-only", nargs: 2, run: userSetLevel},
+		"set-attr":     {args: "NAME ATTRIBUTE [VALUE...]", nargs: -1, run: userSetAttr},
 		"show":         {args: "NAME", nargs: 1, run: userShow},
 		"list":         {args: "", nargs: 0, run: userList},
 		"unlock":       {args: "NAME", nargs: 1, run: simple("unlocked", func(e *env, a *app, p []string) error { return a.manager.Unlock(e.ctx, p[0]) })},
@@ -139,6 +146,17 @@ func userSetLevel(e *env, a *app, fs *flag.FlagSet, pos []string) error {
 	return err
 }
 
+func userSetAttr(e *env, a *app, fs *flag.FlagSet, pos []string) error {
+	if err := a.manager.SetAttribute(e.ctx, pos[0], pos[1], pos[2:]); err != nil {
+		return err
+	}
+	if jsonFlag(fs) {
+		return printJSON(e.stdout, map[string]any{"result": "attribute set", "name": pos[0], "attribute": pos[1], "values": pos[2:]})
+	}
+	_, err := fmt.Fprintf(e.stdout, "attribute %s of %s set (%d values)\n", pos[1], pos[0], len(pos)-2)
+	return err
+}
+
 func userReset(e *env, a *app, fs *flag.FlagSet, pos []string) error {
 	pw, err := e.stdin.readConfirmed("new password")
 	if err != nil {
@@ -167,6 +185,9 @@ func showUser(e *env, a *app, fs *flag.FlagSet, name string) error {
 		fmt.Fprintf(w, "backing off until:\t%s\n", u.LockedUntil.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "created:\t%s\n", u.CreatedAt.Format(time.RFC3339))
+	for _, name := range slices.Sorted(maps.Keys(u.Attributes)) {
+		fmt.Fprintf(w, "%s:\t%s\n", name, strings.Join(u.Attributes[name], ", "))
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

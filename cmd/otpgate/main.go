@@ -51,7 +51,7 @@ func commands() map[string]command {
 		"version":       {"version", cmdVersion},
 		"hash-password": {"hash-password  (password on stdin; prints an argon2id hash for service accounts)", cmdHashPassword},
 		"check":         {"check --service SERVICE [--client IP] [--json] NAME  (password on stdin)", cmdCheck},
-		"user":          {"user add|set-password|set-pin|set-level|show|list|unlock|reset|rename|delete ...", cmdUser},
+		"user":          {"user add|set-password|set-pin|set-level|set-attr|show|list|unlock|reset|rename|delete ...", cmdUser},
 		"token":         {"token enroll|test|list|enable|disable|delete|resync|describe ...", cmdToken},
 	}
 }

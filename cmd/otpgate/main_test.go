@@ -95,6 +95,12 @@ func TestUserCommands(t *testing.T) {
 	if shown.Level != "web-otp" || !shown.PINSet {
 		t.Errorf("show = %+v", shown)
 	}
+	c.ok("", "user", "set-attr", "alice@example.org", "displayName", "Alice Liddell")
+	c.fails(2, "", "user", "set-attr", "alice@example.org", "mail", "x@example.org")
+	c.fails(2, "", "user", "set-attr", "alice@example.org")
+	if out := c.ok("", "user", "show", "alice@example.org"); !strings.Contains(out, "displayname:") || !strings.Contains(out, "Alice Liddell") {
+		t.Errorf("show lacks the attribute:\n%s", out)
+	}
 	c.ok("new pw\n", "user", "reset", "alice@example.org")
 	if out := c.ok("new pw\n", "check", "--service", "webmail", "alice@example.org"); out != "accept ok\n" {
 		t.Errorf("after reset the new password on webmail: %q", out)

@@ -48,7 +48,7 @@ func ldapConfig(l conf.LDAP) (ldapsrv.Config, error) {
 	lc := ldapsrv.Config{Service: l.Service, BaseDN: l.BaseDN, UserDNTemplates: l.UserDNTemplates,
 		AllowAnonymousSearch: l.AnonymousSearch, MaxMessageSize: l.MaxMessageSize, MaxConns: l.MaxConns,
 		MaxConnsPerIP: l.MaxConnsPerIP, IdleTimeout: l.IdleTimeout, MessageTimeout: l.MessageTimeout,
-		SizeLimit: l.SizeLimit}
+		SizeLimit: l.SizeLimit, Attributes: l.Attributes}
 	switch l.PlainBinds {
 	case "never":
 		lc.AllowPlainBinds = ldapsrv.PlainNever

@@ -17,6 +17,8 @@ type UserInfo struct {
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`
 	Tokens      []TokenInfo `json:"tokens,omitempty"`
+	// Attributes are the directory attributes (name → values).
+	Attributes map[string][]string `json:"attributes,omitempty"`
 }
 
 // TokenInfo is a token as operators see it: never its secret.
@@ -74,6 +76,9 @@ func (m *Manager) ShowUser(ctx context.Context, name string) (UserInfo, error) {
 	}
 	info := m.userInfo(u)
 	if info.Tokens, err = m.tokenInfos(ctx, u); err != nil {
+		return UserInfo{}, err
+	}
+	if info.Attributes, err = m.store.UserAttributes(ctx, u.ID); err != nil {
 		return UserInfo{}, err
 	}
 	return info, nil

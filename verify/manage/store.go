@@ -37,4 +37,13 @@ type Store interface {
 	DeleteToken(ctx context.Context, tokenID int64) error
 	// UserByID returns the user or verify.ErrNotFound.
 	UserByID(ctx context.Context, id int64) (verify.User, error)
+	// UserAttributes returns the user's directory attributes, name →
+	// values (empty for none).
+	UserAttributes(ctx context.Context, userID int64) (map[string][]string, error)
+	// SetUserAttribute replaces all values of one attribute (none removes
+	// it); a missing user gives verify.ErrNotFound.
+	SetUserAttribute(ctx context.Context, userID int64, name string, values []string) error
+	// UsersByAttribute returns the users with value among the values of
+	// attribute name, ignoring case, ordered by name.
+	UsersByAttribute(ctx context.Context, name, value string) ([]verify.User, error)
 }

@@ -6,9 +6,12 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 //go:embed migrations/mysql/*.sql
@@ -124,7 +127,7 @@ func (s *MySQL) Migrate(ctx context.Context) (applied int, err error) {
 // caller holds the migration lock.
 func (s *MySQL) applyMySQLMigration(ctx context.Context, conn *sql.Conn, m mysqlMigration) error {
 	for i, stmt := range m.statements {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 			return fmt.Errorf("migrate %s: statement %d: %w", m.name, i+1, err)
 		}
 	}
@@ -200,4 +203,18 @@ func mysqlSchemaVersion(ctx context.Context, q querier) (int, error) {
 		return 0, err
 	}
 	return int(v.Int64), nil
+}
+
+// alreadyApplied reports the errors a schema statement gives when an
+// earlier, interrupted run of the same migration already made its change
+// (MySQL commits DDL one statement at a time): table exists (1050),
+// duplicate column (1060), duplicate key name (1061). This keeps
+// migrations re-runnable on MySQL 8, which lacks MariaDB's
+// ADD COLUMN IF NOT EXISTS and CREATE INDEX IF NOT EXISTS.
+func alreadyApplied(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	return me.Number == 1050 || me.Number == 1060 || me.Number == 1061
 }

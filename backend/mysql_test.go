@@ -177,6 +177,7 @@ func TestMySQLMigrate(t *testing.T) {
 		{"applies every migration once and nothing the second time", testMySQLMigrateTwice},
 		{"applies each migration once when two stores migrate one database at once", testMySQLMigrateConcurrently},
 		{"refuses a database with a newer schema version", testMySQLMigrateNewerSchema},
+		{"completes migrations a crash left applied but unrecorded", testMySQLMigrateRerun},
 		{"defaults next_counter to counter 0 in an unsigned column", testMySQLNextCounterColumn},
 		{"creates InnoDB tables only", testMySQLEngines},
 	}
@@ -251,6 +252,21 @@ func testMySQLMigrateNewerSchema(t *testing.T) {
 	}
 	if v, err := s.SchemaVersion(ctx); err != nil || v != newer {
 		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, newer)
+	}
+}
+
+// testMySQLMigrateRerun forgets that every migration after 0001 ran (as a
+// crash between a DDL statement and the version insert would) and runs
+// them again: their statements meet existing columns, indexes and tables.
+func testMySQLMigrateRerun(t *testing.T) {
+	s := migratedTestMySQL(t, newGCMSealer(t))
+	ctx := t.Context()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version > 1`); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || applied != len(mysqlMigrations)-1 {
+		t.Fatalf("Migrate = %d, %v; want %d, nil", applied, err, len(mysqlMigrations)-1)
 	}
 }
 

@@ -71,16 +71,27 @@ func (s *MySQL) Tokens(ctx context.Context, userID int64) ([]verify.Token, error
 // TokenBySerial returns the token (serial compared byte-wise) with its
 // secret unsealed, or an error wrapping verify.ErrNotFound.
 func (s *MySQL) TokenBySerial(ctx context.Context, serial string) (verify.Token, error) {
-	st, err := s.stmt(ctx, qTokenBySerial)
+	return s.tokenBy(ctx, qTokenBySerial, serial)
+}
+
+// TokenByPublicID returns the yubikey or yubicloud token with that public
+// id, secret unsealed, or an error wrapping verify.ErrNotFound.
+func (s *MySQL) TokenByPublicID(ctx context.Context, publicID string) (verify.Token, error) {
+	return s.tokenBy(ctx, qTokenByPublicID, publicID)
+}
+
+// tokenBy runs a query for one token by a unique key.
+func (s *MySQL) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
+	st, err := s.stmt(ctx, query)
 	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
-	t, err := s.scanToken(st.QueryRowContext(ctx, serial))
+	t, err := s.scanToken(st.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, verify.ErrNotFound)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
 	}
 	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
 	return t, nil
 }
@@ -167,6 +178,16 @@ func (s *MySQL) AdvanceStep(ctx context.Context, tokenID int64, step int64, now 
 	n, err := s.execOne(ctx, qAdvanceStep, step, unixTime(now), tokenID, step)
 	if err != nil {
 		return false, fmt.Errorf("advance step of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// ClaimOTP sets last_otp to otp if it differs, in one conditional UPDATE,
+// and reports whether it did; never retried (an uncertain claim refuses).
+func (s *MySQL) ClaimOTP(ctx context.Context, tokenID int64, otp string, now time.Time) (bool, error) {
+	n, err := s.execOne(ctx, qClaimOTP, otp, unixTime(now), tokenID, otp)
+	if err != nil {
+		return false, fmt.Errorf("claim otp of token %d: %w", tokenID, err)
 	}
 	return n == 1, nil
 }

@@ -23,11 +23,14 @@ const (
 	qAdvanceCounter = `UPDATE tokens SET next_counter = ?, last_used = ?
 		WHERE id = ? AND next_counter <= ?`
 	qAdvanceStep = `UPDATE tokens SET last_step = ?, last_used = ? WHERE id = ? AND last_step < ?`
-	qActivate    = `UPDATE tokens SET pending = 0 WHERE id = ?`
-	qSetEnabled  = `UPDATE tokens SET enabled = ? WHERE id = ?`
-	qDescribe    = `UPDATE tokens SET description = ? WHERE id = ?`
-	qDeleteToken = `DELETE FROM tokens WHERE id = ?`
-	qInsertToken = `INSERT INTO tokens (user_id, serial, type, description, pending, enabled,
+	qClaimOTP    = `UPDATE tokens SET last_otp = ?, last_used = ? WHERE id = ? AND last_otp <> ?`
+	// public_id <> '' keeps the partial index usable and other types out.
+	qTokenByPublicID = `SELECT ` + tokenColumns + ` FROM tokens WHERE public_id = ? AND public_id <> ''`
+	qActivate        = `UPDATE tokens SET pending = 0 WHERE id = ?`
+	qSetEnabled      = `UPDATE tokens SET enabled = ? WHERE id = ?`
+	qDescribe        = `UPDATE tokens SET description = ? WHERE id = ?`
+	qDeleteToken     = `DELETE FROM tokens WHERE id = ?`
+	qInsertToken     = `INSERT INTO tokens (user_id, serial, type, description, pending, enabled,
 		sealed_secret, digits, algorithm, period, next_counter, last_step, last_used, created_at, public_id)
 		VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSealToken = `UPDATE tokens SET sealed_secret = ? WHERE id = ?`
@@ -90,16 +93,27 @@ func (s *SQLite) Tokens(ctx context.Context, userID int64) ([]verify.Token, erro
 // TokenBySerial returns the token with its secret unsealed, or an error
 // wrapping verify.ErrNotFound.
 func (s *SQLite) TokenBySerial(ctx context.Context, serial string) (verify.Token, error) {
-	st, err := s.stmt(ctx, qTokenBySerial)
+	return s.tokenBy(ctx, qTokenBySerial, serial)
+}
+
+// TokenByPublicID returns the yubikey or yubicloud token with that public
+// id, secret unsealed, or an error wrapping verify.ErrNotFound.
+func (s *SQLite) TokenByPublicID(ctx context.Context, publicID string) (verify.Token, error) {
+	return s.tokenBy(ctx, qTokenByPublicID, publicID)
+}
+
+// tokenBy runs a query for one token by a unique key.
+func (s *SQLite) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
+	st, err := s.stmt(ctx, query)
 	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
-	t, err := s.scanToken(st.QueryRowContext(ctx, serial))
+	t, err := s.scanToken(st.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, verify.ErrNotFound)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
 	}
 	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", serial, err)
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
 	return t, nil
 }
@@ -181,6 +195,16 @@ func (s *SQLite) AdvanceStep(ctx context.Context, tokenID int64, step int64, now
 	n, err := s.execOne(ctx, qAdvanceStep, step, unixTime(now), tokenID, step)
 	if err != nil {
 		return false, fmt.Errorf("advance step of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// ClaimOTP sets last_otp to otp if it differs, in one conditional UPDATE,
+// and reports whether it did; never retried (an uncertain claim refuses).
+func (s *SQLite) ClaimOTP(ctx context.Context, tokenID int64, otp string, now time.Time) (bool, error) {
+	n, err := s.execOne(ctx, qClaimOTP, otp, unixTime(now), tokenID, otp)
+	if err != nil {
+		return false, fmt.Errorf("claim otp of token %d: %w", tokenID, err)
 	}
 	return n == 1, nil
 }

@@ -43,6 +43,7 @@ type Options struct {
 	Tokens       TokenOptions
 	BruteForce   BruteForceOptions
 	StoreTimeout time.Duration    // deadline of one request's store work (default 2s)
+	Remote       RemoteValidator  // validation servers for yubicloud tokens; nil = none
 	Audit        *slog.Logger     // one record per attempt; nil discards
 	Log          *slog.Logger     // operational errors; nil discards
 	Now          func() time.Time // nil = time.Now
@@ -62,6 +63,7 @@ type Engine struct {
 	now      func() time.Time
 	throttle *sourceThrottle
 	dummy    dummyUser
+	remote   RemoteValidator
 }
 
 // dummyUser is checked instead of a missing user so that unknown names cost
@@ -84,7 +86,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		store: opts.Store, creds: opts.Credentials, policy: opts.Policy,
 		tokens: opts.Tokens, brute: opts.BruteForce, timeout: opts.StoreTimeout,
-		audit: opts.Audit, log: opts.Log, now: opts.Now,
+		audit: opts.Audit, log: opts.Log, now: opts.Now, remote: opts.Remote,
 		throttle: newSourceThrottle(opts.BruteForce.SourceMaxFail, opts.BruteForce.SourceWindow, opts.BruteForce.SourceExempt),
 	}
 	if err := e.makeDummy(opts.Rand); err != nil {

@@ -85,6 +85,7 @@ type fixtureOptions struct {
 	tokens verify.TokenOptions
 	policy *verify.Policy
 	mysql  bool // MariaDB (a fresh database) instead of SQLite
+	remote verify.RemoteValidator
 }
 
 // testStore is what the fixture needs of a backend store.
@@ -128,7 +129,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		policy = *o.policy
 	}
 	f.engine, err = verify.New(verify.Options{
-		Store: st, Credentials: kr, Policy: policy, Tokens: o.tokens, BruteForce: o.brute,
+		Store: st, Credentials: kr, Policy: policy, Tokens: o.tokens, BruteForce: o.brute, Remote: o.remote,
 		Audit: slog.New(slog.NewJSONHandler(f.audit, nil)),
 		Log:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:   clk.Now,

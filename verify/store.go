@@ -22,6 +22,13 @@ type Store interface {
 	// AdvanceStep sets last_step to step and last_used to now if and only if
 	// last_step < step. It reports whether it did.
 	AdvanceStep(ctx context.Context, tokenID int64, step int64, now time.Time) (bool, error)
+	// ClaimOTP sets last_otp to otp and last_used to now if and only if
+	// last_otp differs from otp, and reports whether it did (yubicloud
+	// tokens: an OTP is passed to the validation servers at most once).
+	ClaimOTP(ctx context.Context, tokenID int64, otp string, now time.Time) (bool, error)
+	// TokenByPublicID returns the yubikey or yubicloud token with that
+	// public id (secrets unsealed) or an error wrapping ErrNotFound.
+	TokenByPublicID(ctx context.Context, publicID string) (Token, error)
 	// ActivateToken clears the pending flag of the token.
 	ActivateToken(ctx context.Context, tokenID int64) error
 	// RecordFailure adds one to the user's failure count and sets

@@ -6,14 +6,17 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/yubiotp"
 )
 
 // match is a dry-run result: which token and counter/step a code fits.
 type match struct {
 	token   *Token
 	counter uint64 // HOTP
-	step    int64  // TOTP, mOTP
+	step    int64  // TOTP, mOTP; yubikey: use counter << 8 | session counter
 	replay  bool   // only already-used steps matched
+	remote  bool   // yubicloud: the validation servers decide in consume
+	code    string // yubicloud: the OTP to pass on
 }
 
 // splitPIN cuts pw into the first PINLength bytes and the rest.
@@ -171,12 +174,17 @@ func otpLength(t *Token) int {
 		return t.Digits
 	case TypeMOTP:
 		return 6
+	case TypeYubiKey, TypeYubiCloud:
+		return len(t.PublicID) + yubiotp.TokenLen
 	}
 	return 0
 }
 
 // fits reports whether code has the shape of t's codes.
 func fits(t *Token, code string) bool {
+	if t.Type == TypeYubiKey || t.Type == TypeYubiCloud {
+		return fitsYubiKey(t, code)
+	}
 	if len(code) != otpLength(t) {
 		return false
 	}
@@ -247,6 +255,12 @@ func (e *Engine) matchToken(t *Token, code string, now time.Time) (match, bool) 
 		skew := int(e.tokens.MOTPSkew / (10 * time.Second))
 		step, r := otp.MatchSteps(codeAt, lower, now.Unix()/10, skew, t.LastStep)
 		return stepMatch(t, step, r)
+	case TypeYubiKey:
+		return e.matchYubiKey(t, code)
+	case TypeYubiCloud:
+		// Checked remotely, and only in consume: after the PIN or
+		// password, so a wrong first factor never reaches the servers.
+		return match{token: t, remote: true, code: code}, true
 	}
 	return match{}, false
 }
@@ -264,6 +278,9 @@ func (e *Engine) consume(ctx context.Context, m match, now time.Time) Decision {
 	serial := m.token.Serial
 	if m.replay {
 		return Decision{Outcome: Reject, Reason: ReasonReplay, TokenSerial: serial}
+	}
+	if m.remote {
+		return e.consumeRemote(ctx, m, now)
 	}
 	var (
 		won bool

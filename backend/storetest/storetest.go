@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"users", userCases},
 		{"tokens", tokenCases},
 		{"attributes", attributeCases},
+		{"yubikey", yubikeyCases},
 		{"replay", replayCases},
 		{"failures", failureCases},
 		{"races", raceCases},

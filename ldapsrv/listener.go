@@ -185,6 +185,7 @@ func (s *Server) acquire(addr netip.Addr) bool {
 	defer s.mu.Unlock()
 	key := addr.String()
 	if s.total >= s.cfg.MaxConns || s.perIP[key] >= s.cfg.MaxConnsPerIP {
+		s.rejected++
 		return false
 	}
 	s.total++
@@ -200,4 +201,17 @@ func (s *Server) release(addr netip.Addr) {
 	if s.perIP[key]--; s.perIP[key] <= 0 {
 		delete(s.perIP, key)
 	}
+}
+
+// Stats is a snapshot of the listener's connection counters.
+type Stats struct {
+	ConnsOpen     int    // connections open now (all listeners of s)
+	ConnsRejected uint64 // connections refused by MaxConns or MaxConnsPerIP
+}
+
+// Stats returns the current counters; safe for concurrent use.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{ConnsOpen: s.total, ConnsRejected: s.rejected}
 }

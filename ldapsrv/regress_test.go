@@ -311,6 +311,9 @@ func TestGuardCapsTotalConnections(t *testing.T) {
 		t.Fatalf("bind = %d", got)
 	}
 	waitClosed(t, rawDial(t, s.addr), 10*time.Second)
+	if st := s.srv.Stats(); st.ConnsOpen != 1 || st.ConnsRejected != 1 {
+		t.Fatalf("Stats = %+v, want 1 open and 1 rejected", st)
+	}
 }
 
 // flakyListener fails Accept with a temporary error n times first.

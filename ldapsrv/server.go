@@ -108,9 +108,10 @@ type Server struct {
 	accounts  []serviceAccount
 	extra     map[string]string // canonical name → published name
 
-	mu    sync.Mutex
-	total int
-	perIP map[string]int
+	mu       sync.Mutex
+	total    int
+	rejected uint64
+	perIP    map[string]int
 }
 
 type serviceAccount struct {

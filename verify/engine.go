@@ -42,12 +42,17 @@ type Options struct {
 	Policy       Policy
 	Tokens       TokenOptions
 	BruteForce   BruteForceOptions
-	StoreTimeout time.Duration    // deadline of one request's store work (default 2s)
-	Remote       RemoteValidator  // validation servers for yubicloud tokens; nil = none
-	Audit        *slog.Logger     // one record per attempt; nil discards
-	Log          *slog.Logger     // operational errors; nil discards
-	Now          func() time.Time // nil = time.Now
-	Rand         io.Reader        // nil = crypto/rand
+	StoreTimeout time.Duration   // deadline of one request's store work (default 2s)
+	Remote       RemoteValidator // validation servers for yubicloud tokens; nil = none
+	// Observe, when set, sees every audited decision (for metrics).
+	Observe func(op string, proto Protocol, service string, dec Decision, latency time.Duration)
+	// StoreObserver, when set, sees the duration and error of every store
+	// call the engine makes (a missing user is not an error).
+	StoreObserver func(op string, d time.Duration, err error)
+	Audit         *slog.Logger     // one record per attempt; nil discards
+	Log           *slog.Logger     // operational errors; nil discards
+	Now           func() time.Time // nil = time.Now
+	Rand          io.Reader        // nil = crypto/rand
 }
 
 // Engine decides authentication requests. It is safe for concurrent use.
@@ -64,6 +69,7 @@ type Engine struct {
 	throttle *sourceThrottle
 	dummy    dummyUser
 	remote   RemoteValidator
+	observe  func(op string, proto Protocol, service string, dec Decision, latency time.Duration)
 }
 
 // dummyUser is checked instead of a missing user so that unknown names cost
@@ -86,8 +92,11 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		store: opts.Store, creds: opts.Credentials, policy: opts.Policy,
 		tokens: opts.Tokens, brute: opts.BruteForce, timeout: opts.StoreTimeout,
-		audit: opts.Audit, log: opts.Log, now: opts.Now, remote: opts.Remote,
+		audit: opts.Audit, log: opts.Log, now: opts.Now, remote: opts.Remote, observe: opts.Observe,
 		throttle: newSourceThrottle(opts.BruteForce.SourceMaxFail, opts.BruteForce.SourceWindow, opts.BruteForce.SourceExempt),
+	}
+	if opts.StoreObserver != nil {
+		e.store = observedStore{Store: e.store, observe: opts.StoreObserver}
 	}
 	if err := e.makeDummy(opts.Rand); err != nil {
 		return nil, err
@@ -289,6 +298,10 @@ func (e *Engine) spendDummy(mode Mode, pw Secret) {
 }
 
 func (e *Engine) record(op string, req Request, dec Decision, start time.Time) {
+	latency := e.now().Sub(start)
+	if e.observe != nil {
+		e.observe(op, req.Protocol, req.Service, dec, latency)
+	}
 	attrs := []slog.Attr{
 		slog.String("op", op),
 		slog.String("proto", string(req.Protocol)),
@@ -296,7 +309,7 @@ func (e *Engine) record(op string, req Request, dec Decision, start time.Time) {
 		slog.String("user", req.User),
 		slog.String("decision", dec.Outcome.String()),
 		slog.String("reason", string(dec.Reason)),
-		slog.Float64("latency_ms", float64(e.now().Sub(start).Microseconds())/1000),
+		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 	}
 	if req.Client.IsValid() {
 		attrs = append(attrs, slog.String("client", req.Client.String()))

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -414,5 +415,37 @@ func TestSecretNeverPrints(t *testing.T) {
 	b, _ := json.Marshal(struct{ P verify.Secret }{s})
 	if strings.Contains(string(b), "hunter2") {
 		t.Fatalf("json %s", b)
+	}
+}
+
+func TestObserversSeeDecisionsAndStoreCalls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.user("alice", "right", "", verify.LevelOff)
+	var mu sync.Mutex
+	var decisions, storeOps []string
+	engine, err := verify.New(verify.Options{Store: f.store, Credentials: f.keyring, Policy: verify.DefaultPolicy(), Now: f.clock.Now,
+		Observe: func(op string, proto verify.Protocol, service string, dec verify.Decision, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			decisions = append(decisions, op+" "+string(proto)+" "+service+" "+dec.Outcome.String()+" "+string(dec.Reason))
+		},
+		StoreObserver: func(op string, _ time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			storeOps = append(storeOps, op+" "+sprintf("%v", err != nil))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.Verify(context.Background(), verify.Request{User: "alice", Password: "right", Service: "imap", Protocol: verify.ProtoLDAP})
+	engine.Verify(context.Background(), verify.Request{User: "nobody", Password: "x", Service: "imap", Protocol: verify.ProtoLDAP})
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"verify ldap imap accept ok", "verify ldap imap reject unknown-user"}; !slices.Equal(decisions, want) {
+		t.Errorf("decisions = %q, want %q", decisions, want)
+	}
+	if want := []string{"user_by_name false", "user_by_name false"}; !slices.Equal(storeOps, want) {
+		t.Errorf("store ops = %q, want %q (a missing user is no store error)", storeOps, want)
 	}
 }

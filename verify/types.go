@@ -195,3 +195,5 @@ var (
 	// ErrExists: a user or token with that name or serial already exists.
 	ErrExists = errors.New("already exists")
 )
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

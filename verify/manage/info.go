@@ -28,6 +28,7 @@ type TokenInfo struct {
 	Type        string     `json:"type"`
 	State       string     `json:"state"` // pending | active | disabled
 	Description string     `json:"description"`
+	PublicID    string     `json:"public_id,omitempty"` // YubiKey tokens
 	Digits      int        `json:"digits,omitempty"`
 	Algorithm   string     `json:"algorithm,omitempty"`
 	Period      int        `json:"period,omitempty"`
@@ -53,7 +54,7 @@ func tokenInfo(t verify.Token) TokenInfo {
 	case !t.Enabled:
 		state = "disabled"
 	}
-	info := TokenInfo{Serial: t.Serial, Type: string(t.Type), State: state, Description: t.Description,
+	info := TokenInfo{Serial: t.Serial, Type: string(t.Type), State: state, Description: t.Description, PublicID: t.PublicID,
 		Digits: t.Digits, CreatedAt: t.CreatedAt.UTC()}
 	if t.Type == verify.TypeHOTP || t.Type == verify.TypeTOTP {
 		info.Algorithm = t.Algorithm

@@ -51,24 +51,39 @@ func (m *Manager) Enroll(ctx context.Context, name string, req EnrollRequest) (E
 		return Enrollment{}, err
 	}
 	t.UserID = u.ID
+	info, err := m.createToken(ctx, u, t)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	t.NextCounter = 0
+	saved, err := m.store.TokenBySerial(ctx, info.Serial)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	uri, err := m.uri(u.Name, saved)
+	if err != nil {
+		return Enrollment{}, err
+	}
+	return Enrollment{Token: info, URI: uri}, nil
+}
+
+// createToken stores t under a fresh random serial (retrying a taken one).
+func (m *Manager) createToken(ctx context.Context, u verify.User, t verify.Token) (TokenInfo, error) {
 	for attempt := 0; ; attempt++ {
+		var err error
 		if t.Serial, err = m.newSerial(t.Type); err != nil {
-			return Enrollment{}, err
+			return TokenInfo{}, err
 		}
 		saved, err := m.store.CreateToken(ctx, t)
 		if errors.Is(err, verify.ErrExists) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return Enrollment{}, fmt.Errorf("enroll: %w", err)
-		}
-		uri, err := m.uri(u.Name, saved)
-		if err != nil {
-			return Enrollment{}, err
+			return TokenInfo{}, fmt.Errorf("create token: %w", err)
 		}
 		info := tokenInfo(saved)
 		info.User = u.Name
-		return Enrollment{Token: info, URI: uri}, nil
+		return info, nil
 	}
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	Log        Log        `toml:"log"`
 	Radius     Radius     `toml:"radius"`
 	LDAP       LDAP       `toml:"ldap"`
+	HTTP       HTTP       `toml:"http"`
+	YubiKey    YubiKey    `toml:"yubikey"`
 }
 
 // Store selects and tunes the database that holds users, tokens and replay
@@ -156,6 +158,8 @@ func Default() *Config {
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
 		Radius:    defaultRadius(),
 		LDAP:      defaultLDAP(),
+		HTTP:      defaultHTTP(),
+		YubiKey:   defaultYubiKey(),
 	}
 }
 

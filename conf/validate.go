@@ -83,6 +83,8 @@ func (c *Config) problems() []problem {
 	ch.log(c.Log)
 	ch.radius(c.Radius, c.Services)
 	ch.ldap(c.LDAP, c.Services)
+	ch.http(c.HTTP)
+	ch.yubikey(c.YubiKey, c.HTTP)
 	return ch.problems
 }
 

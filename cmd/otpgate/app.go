@@ -16,6 +16,7 @@ import (
 	"github.com/otpgate/otpgate/backend/passwd"
 	"github.com/otpgate/otpgate/backend/seal"
 	"github.com/otpgate/otpgate/conf"
+	"github.com/otpgate/otpgate/httpsrv"
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 )
@@ -26,6 +27,7 @@ type store interface {
 	manage.Store
 	Migrate(ctx context.Context) (int, error)
 	SchemaVersion(ctx context.Context) (int, error)
+	Ping(ctx context.Context) error
 	Close() error
 }
 
@@ -36,6 +38,7 @@ type app struct {
 	keyring *seal.Keyring
 	engine  *verify.Engine
 	manager *manage.Manager
+	metrics *httpsrv.Metrics
 	log     *slog.Logger
 	closers []io.Closer
 }
@@ -120,7 +123,12 @@ func (a *app) buildEngine(cfg *conf.Config, audit *slog.Logger) error {
 		}
 		exempt = append(exempt, p.Masked())
 	}
-	var err error
+	remote, err := remoteValidator(cfg.YubiKey.Validation, a.log)
+	if err != nil {
+		return err
+	}
+	a.metrics = newMetrics()
+	observe, storeObserver := engineObservers(a.metrics)
 	a.engine, err = verify.New(verify.Options{
 		Store: a.store, Credentials: a.keyring, Policy: policyOf(cfg),
 		Tokens: verify.TokenOptions{HOTPWindow: cfg.Tokens.HOTPWindow, ResyncWindow: cfg.Tokens.ResyncWindow,
@@ -129,6 +137,7 @@ func (a *app) buildEngine(cfg *conf.Config, audit *slog.Logger) error {
 			MaxBackoff: cfg.BruteForce.MaxBackoff, SourceMaxFail: cfg.BruteForce.SourceMaxFail,
 			SourceWindow: cfg.BruteForce.SourceWindow, SourceExempt: exempt},
 		StoreTimeout: cfg.Store.Timeout, Audit: audit, Log: a.log,
+		Remote: remote, Observe: observe, StoreObserver: storeObserver,
 	})
 	if err != nil {
 		return err

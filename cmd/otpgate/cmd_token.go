@@ -11,12 +11,14 @@ import (
 	"github.com/otpgate/otpgate/verify/manage"
 )
 
-var tokenOrder = []string{"enroll", "test", "list", "enable", "disable", "delete", "resync", "describe"}
+var tokenOrder = []string{"enroll", "add-yubikey", "test", "list", "enable", "disable", "delete", "resync", "describe"}
 
 func cmdToken(e *env, args []string) error {
 	subs := map[string]subcommand{
 		"enroll": {args: "NAME --type hotp|totp|motp [--digits N] [--algorithm A] [--period 30s] [--description TEXT] [--qr FILE.png]",
 			nargs: 1, run: tokenEnroll, flags: enrollFlags},
+		"add-yubikey": {args: "NAME --public-id MODHEX --private-id HEX [--description TEXT]  (AES key on stdin) | NAME --remote  (one OTP on stdin)",
+			nargs: 1, run: tokenAddYubiKey, flags: yubikeyFlags},
 		"test":   {args: "NAME SERIAL OTP", nargs: 3, run: tokenTest},
 		"list":   {args: "NAME", nargs: 1, run: tokenList},
 		"enable": {args: "SERIAL", nargs: 1, run: simple("enabled", func(e *env, a *app, p []string) error { return a.manager.SetTokenEnabled(e.ctx, p[0], true) })},
@@ -145,4 +147,40 @@ func tokenList(e *env, a *app, fs *flag.FlagSet, pos []string) error {
 		return printJSON(e.stdout, toks)
 	}
 	return writeTokens(e.stdout, toks)
+}
+
+func yubikeyFlags(fs *flag.FlagSet) {
+	fs.String("public-id", "", "modhex public id of a locally validated YubiKey")
+	fs.String("private-id", "", "12 hex digits of private id of a locally validated YubiKey")
+	fs.Bool("remote", false, "validate with the [yubikey.validation] servers; one OTP on stdin")
+	fs.String("description", "", "free text shown in token lists")
+}
+
+// tokenAddYubiKey registers a YubiKey: local (AES key on stdin) or remote
+// (one OTP on stdin gives the public id). The token is pending until
+// "token test" with a fresh OTP.
+func tokenAddYubiKey(e *env, a *app, fs *flag.FlagSet, pos []string) error {
+	req := manage.YubiKeyRequest{Remote: flagString(fs, "remote") == "true", PublicID: flagString(fs, "public-id"),
+		PrivateID: flagString(fs, "private-id"), Description: flagString(fs, "description")}
+	var err error
+	if req.Remote {
+		if req.PublicID != "" || req.PrivateID != "" {
+			return usageErr("token add-yubikey: --remote takes no --public-id or --private-id")
+		}
+		req.OTP, err = e.stdin.read("YubiKey OTP")
+	} else {
+		req.AESKey, err = e.stdin.read("AES key (32 hex digits)")
+	}
+	if err != nil {
+		return err
+	}
+	info, err := a.manager.AddYubiKey(e.ctx, pos[0], req)
+	if err != nil {
+		return err
+	}
+	if jsonFlag(fs) {
+		return printJSON(e.stdout, info)
+	}
+	_, err = fmt.Fprintf(e.stdout, "serial: %s\nstate: pending; test it with: otpgate token test %s %s OTP\n", info.Serial, pos[0], info.Serial)
+	return err
 }

@@ -39,7 +39,10 @@ func (a *app) startListeners(ctx context.Context, ls *listenerSet) error {
 	if err := a.startRadius(ctx, ls); err != nil {
 		return err
 	}
-	return a.startLDAP(ctx, ls)
+	if err := a.startLDAP(ctx, ls); err != nil {
+		return err
+	}
+	return a.startHTTP(ctx, ls)
 }
 
 func (a *app) startRadius(ctx context.Context, ls *listenerSet) error {
@@ -65,6 +68,7 @@ func (a *app) startRadius(ctx context.Context, ls *listenerSet) error {
 		}
 		conns = append(conns, pc)
 	}
+	a.metrics.SetRadiusStats(srv.Stats)
 	for _, pc := range conns {
 		a.log.Info("radius listening", "listener", "radius", "addr", pc.LocalAddr().String())
 		ls.run(ctx, "radius", func(ctx context.Context) error { return srv.Serve(ctx, pc) })

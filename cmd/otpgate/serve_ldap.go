@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/otpgate/otpgate/conf"
+	"github.com/otpgate/otpgate/httpsrv"
 	"github.com/otpgate/otpgate/ldapsrv"
 )
 
@@ -25,6 +26,10 @@ func (a *app) startLDAP(ctx context.Context, ls *listenerSet) error {
 	if err != nil {
 		return fmt.Errorf("ldap: %w", err)
 	}
+	a.metrics.SetLDAPStats(func() httpsrv.LDAPStats {
+		st := srv.Stats()
+		return httpsrv.LDAPStats{ConnsOpen: st.ConnsOpen, ConnsRejected: st.ConnsRejected}
+	})
 	for _, group := range []struct {
 		name  string
 		addrs []string

@@ -18,7 +18,7 @@ func TestServeStopsCleanlyOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = []\n")
+	f.WriteString("[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = []\n[http]\nlisten = \"127.0.0.1:0\"\n")
 	f.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()

@@ -69,7 +69,7 @@ func mysqlDatabase(t *testing.T) string {
 func newMySQLInstance(t *testing.T, storeConfig string, keyFrom *instance) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := "key_file = \"otpgate.key\"\n[passwords]\nargon2_time = 1\nargon2_memory = 8192\n" + storeConfig
+	cfg := "key_file = \"otpgate.key\"\n[passwords]\nargon2_time = 1\nargon2_memory = 8192\n[http]\nlisten = \"127.0.0.1:0\"\n" + storeConfig
 	if err := os.WriteFile(filepath.Join(dir, "otpgate.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,8 @@ path = "otpgate.db"
 [passwords]
 argon2_time = 1
 argon2_memory = 8192
+[http]
+listen = "127.0.0.1:0"
 `
 
 func newInstance(t *testing.T) *instance {
@@ -103,6 +105,19 @@ func (in *instance) mustRun(stdin string, args ...string) string {
 		in.t.Fatalf("otpgate %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	return out
+}
+
+// mustRunWith runs a command with extra config appended for this call only.
+func (in *instance) mustRunWith(extraConfig, stdin string, args ...string) string {
+	in.t.Helper()
+	cfg := filepath.Join(in.dir, "otpgate.toml")
+	orig, err := os.ReadFile(cfg)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	os.WriteFile(cfg, append(append([]byte{}, orig...), extraConfig...), 0o600)
+	defer os.WriteFile(cfg, orig, 0o600)
+	return in.mustRun(stdin, args...)
 }
 
 // field returns the value of a "key: value" line of out.

@@ -101,13 +101,17 @@ func TestYubiKeyEndToEnd(t *testing.T) {
 	os.WriteFile(bKeyFile, []byte(base64.StdEncoding.EncodeToString(apiKey)+"\n"), 0o600)
 	remote := fmt.Sprintf("[yubikey.validation]\nurls = [%q]\nclient_id = \"7\"\napi_key_file = %q\n", endpoint, bKeyFile)
 	b.mustRunWith(remote, "", "token", "test", "bob", field(t, out, "serial"), ykOTP(t, ykgenerate, 6))
-	srvB := b.serve("[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = []\n" + remote)
+	srvB := b.serve("[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = [\"127.0.0.1:0\"]\n" + remote)
 	pw := "cd34" + ykOTP(t, ykgenerate, 7)
 	if got := exchange(t, srvB.addrs["radius"], "bob", pw); got != radius.CodeAccessAccept {
 		t.Fatalf("PIN+yubicloud over RADIUS: %v", got)
 	}
 	if got := exchange(t, srvB.addrs["radius"], "bob", pw); got != radius.CodeAccessReject {
 		t.Fatalf("the same yubicloud OTP again: %v", got)
+	}
+	bind = exec.Command(ldapwhoami, "-x", "-H", "ldap://"+srvB.addrs["ldap"], "-D", "bob", "-w", "cd34"+ykOTP(t, ykgenerate, 8))
+	if out, err := bind.CombinedOutput(); err != nil || !strings.Contains(string(out), "dn:uid=bob") {
+		t.Fatalf("PIN+yubicloud over LDAP: %v\n%s", err, out)
 	}
 }
 

@@ -83,10 +83,17 @@ func newMySQLInstance(t *testing.T, storeConfig string, keyFrom *instance) *inst
 	return &instance{t: t, dir: dir}
 }
 
-// papRequest builds an Access-Request with a Message-Authenticator.
+// papRequest builds an Access-Request with a Message-Authenticator for the
+// built-in client's secret.
 func papRequest(t *testing.T, user, password string) *radius.Packet {
 	t.Helper()
-	p := radius.New(radius.CodeAccessRequest, []byte("testing123"))
+	return papRequestSecret(t, "testing123", user, password)
+}
+
+// papRequestSecret builds an Access-Request with a Message-Authenticator.
+func papRequestSecret(t *testing.T, secret, user, password string) *radius.Packet {
+	t.Helper()
+	p := radius.New(radius.CodeAccessRequest, []byte(secret))
 	rfc2865.UserName_SetString(p, user)
 	rfc2865.UserPassword_SetString(p, password)
 	rfc2869.MessageAuthenticator_Set(p, make([]byte, 16))

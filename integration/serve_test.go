@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,6 +19,7 @@ type server struct {
 	addrs map[string]string // listener name ("radius", "ldap", ...) → address
 	cmd   *exec.Cmd
 	done  chan error
+	logs  chan string // log lines after "otpgate ready" (bounded; extra lines are dropped)
 }
 
 // serve starts "otpgate serve" in the instance's directory with extra
@@ -44,7 +46,7 @@ func (in *instance) serve(extraConfig string) *server {
 	if err := cmd.Start(); err != nil {
 		in.t.Fatal(err)
 	}
-	s := &server{addrs: map[string]string{}, cmd: cmd, done: make(chan error, 1)}
+	s := &server{addrs: map[string]string{}, cmd: cmd, done: make(chan error, 1), logs: make(chan string, 1000)}
 	ready := make(chan error, 1)
 	go s.readLog(stderr, ready)
 	select {
@@ -70,7 +72,14 @@ func (s *server) readLog(r io.Reader, ready chan<- error) {
 		var rec struct {
 			Msg, Listener, Addr string
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || signalled {
+		if signalled {
+			select {
+			case s.logs <- sc.Text():
+			default:
+			}
+			continue
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
 			continue
 		}
 		switch {
@@ -90,22 +99,38 @@ func (s *server) readLog(r io.Reader, ready chan<- error) {
 	s.done <- s.cmd.Wait()
 }
 
+// waitLog returns the first log line after ready containing want.
+func (s *server) waitLog(t *testing.T, want string) string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case line := <-s.logs:
+			if strings.Contains(line, want) {
+				return line
+			}
+		case <-timeout:
+			t.Fatalf("no log line with %q within 20s", want)
+		}
+	}
+}
+
 type logError struct{ line string }
 
 func (e *logError) Error() string { return e.line }
 
-// stop sends SIGTERM and requires a clean exit.
+// stop sends SIGTERM (what systemd sends) and requires a clean exit.
 func (s *server) stop(t *testing.T) {
-	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Process.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	select {
 	case err := <-s.done:
 		if err != nil {
-			t.Errorf("otpgate serve exited with %v after SIGINT", err)
+			t.Errorf("otpgate serve exited with %v after SIGTERM", err)
 		}
 	case <-ctx.Done():
 		s.cmd.Process.Kill()
-		t.Error("otpgate serve did not stop within 20s of SIGINT")
+		t.Error("otpgate serve did not stop within 20s of SIGTERM")
 	}
 }

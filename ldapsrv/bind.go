@@ -135,7 +135,7 @@ func (s *Server) serviceAccount(dn string) (serviceAccount, bool) {
 	if err != nil || len(rdns) == 0 {
 		return serviceAccount{}, false
 	}
-	for _, a := range s.accounts {
+	for _, a := range *s.accounts.Load() {
 		if sameRDNs(rdns, a.rdns) {
 			return a, true
 		}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nmcclain/ldap"
@@ -105,7 +106,7 @@ type Server struct {
 	tls       *tls.Config
 	baseDN    []rdn
 	templates []dnTemplate
-	accounts  []serviceAccount
+	accounts  atomic.Pointer[[]serviceAccount]
 	extra     map[string]string // canonical name → published name
 
 	mu       sync.Mutex
@@ -178,12 +179,8 @@ func (s *Server) compile() error {
 		}
 		s.templates = append(s.templates, tpl)
 	}
-	for _, a := range s.cfg.ServiceAccounts {
-		rdns, err := parseDN(a.DN)
-		if err != nil || len(rdns) == 0 || a.PasswordHash == "" {
-			return fmt.Errorf("ldapsrv: service account %q: invalid dn or empty hash", a.DN)
-		}
-		s.accounts = append(s.accounts, serviceAccount{dn: a.DN, rdns: rdns, hash: a.PasswordHash})
+	if err := s.SetServiceAccounts(s.cfg.ServiceAccounts); err != nil {
+		return err
 	}
 	s.extra = map[string]string{}
 	for _, name := range s.cfg.Attributes {
@@ -199,6 +196,22 @@ func (s *Server) compile() error {
 			s.tls.MinVersion = tls.VersionTLS12
 		}
 	}
+	return nil
+}
+
+// SetServiceAccounts replaces the service accounts atomically (a config
+// reload); binds already checked keep their identity. On error nothing
+// changes.
+func (s *Server) SetServiceAccounts(accounts []ServiceAccount) error {
+	compiled := make([]serviceAccount, 0, len(accounts))
+	for _, a := range accounts {
+		rdns, err := parseDN(a.DN)
+		if err != nil || len(rdns) == 0 || a.PasswordHash == "" {
+			return fmt.Errorf("ldapsrv: service account %q: invalid dn or empty hash", a.DN)
+		}
+		compiled = append(compiled, serviceAccount{dn: a.DN, rdns: rdns, hash: a.PasswordHash})
+	}
+	s.accounts.Store(&compiled)
 	return nil
 }
 

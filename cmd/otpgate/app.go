@@ -40,6 +40,10 @@ type app struct {
 	manager *manage.Manager
 	metrics *httpsrv.Metrics
 	log     *slog.Logger
+	level   *slog.LevelVar  // the operational log's level, changed by a reload
+	audit   *slog.Logger    // audit records
+	auditW  *reopenableFile // the audit file, reopened on SIGHUP; nil for stdout/stderr
+	serving *servingState   // listeners and reloadable parts while serving
 	closers []io.Closer
 }
 
@@ -70,7 +74,8 @@ func (e *env) open(forServe bool) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg}
-	a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	a.level = new(slog.LevelVar)
+	a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level, a.level)
 	if err != nil {
 		return nil, err
 	}
@@ -115,37 +120,47 @@ func (a *app) openStore(e *env, cfg *conf.Config) error {
 }
 
 func (a *app) buildEngine(cfg *conf.Config, audit *slog.Logger) error {
-	exempt := make([]netip.Prefix, 0, len(cfg.BruteForce.SourceExempt))
-	for _, s := range cfg.BruteForce.SourceExempt {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return fmt.Errorf("bruteforce.source_exempt: %w", err)
-		}
-		exempt = append(exempt, p.Masked())
-	}
-	remote, err := remoteValidator(cfg.YubiKey.Validation, a.log)
+	a.audit = audit
+	a.metrics = newMetrics()
+	opts, err := a.engineOptions(cfg)
 	if err != nil {
 		return err
 	}
-	a.metrics = newMetrics()
-	observe, storeObserver := engineObservers(a.metrics)
-	a.engine, err = verify.New(verify.Options{
-		Store: a.store, Credentials: a.keyring, Policy: policyOf(cfg),
-		Tokens: verify.TokenOptions{HOTPWindow: cfg.Tokens.HOTPWindow, ResyncWindow: cfg.Tokens.ResyncWindow,
-			TOTPSkew: cfg.Tokens.TOTPSkew, MOTPSkew: cfg.Tokens.MOTPSkew},
-		BruteForce: verify.BruteForceOptions{MaxFail: cfg.BruteForce.MaxFail, Backoff: cfg.BruteForce.Backoff,
-			MaxBackoff: cfg.BruteForce.MaxBackoff, SourceMaxFail: cfg.BruteForce.SourceMaxFail,
-			SourceWindow: cfg.BruteForce.SourceWindow, SourceExempt: exempt},
-		StoreTimeout: cfg.Store.Timeout, Audit: audit, Log: a.log,
-		Remote: remote, Observe: observe, StoreObserver: storeObserver,
-	})
-	if err != nil {
+	if a.engine, err = verify.New(opts); err != nil {
 		return err
 	}
 	a.manager, err = manage.New(manage.Options{Store: a.store, Credentials: a.keyring, Engine: a.engine,
 		Issuer: cfg.Issuer, Defaults: manage.EnrollDefaults{Digits: cfg.Tokens.Digits,
 			Algorithm: cfg.Tokens.Algorithm, Period: int(cfg.Tokens.Period.Seconds())}})
 	return err
+}
+
+// engineOptions are the engine settings of cfg, over the app's store,
+// keyring, loggers and metrics (also used by a reload).
+func (a *app) engineOptions(cfg *conf.Config) (verify.Options, error) {
+	exempt := make([]netip.Prefix, 0, len(cfg.BruteForce.SourceExempt))
+	for _, s := range cfg.BruteForce.SourceExempt {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return verify.Options{}, fmt.Errorf("bruteforce.source_exempt: %w", err)
+		}
+		exempt = append(exempt, p.Masked())
+	}
+	remote, err := remoteValidator(cfg.YubiKey.Validation, a.log)
+	if err != nil {
+		return verify.Options{}, err
+	}
+	observe, storeObserver := engineObservers(a.metrics)
+	return verify.Options{
+		Store: a.store, Credentials: a.keyring, Policy: policyOf(cfg),
+		Tokens: verify.TokenOptions{HOTPWindow: cfg.Tokens.HOTPWindow, ResyncWindow: cfg.Tokens.ResyncWindow,
+			TOTPSkew: cfg.Tokens.TOTPSkew, MOTPSkew: cfg.Tokens.MOTPSkew},
+		BruteForce: verify.BruteForceOptions{MaxFail: cfg.BruteForce.MaxFail, Backoff: cfg.BruteForce.Backoff,
+			MaxBackoff: cfg.BruteForce.MaxBackoff, SourceMaxFail: cfg.BruteForce.SourceMaxFail,
+			SourceWindow: cfg.BruteForce.SourceWindow, SourceExempt: exempt},
+		StoreTimeout: cfg.Store.Timeout, Audit: a.audit, Log: a.log,
+		Remote: remote, Observe: observe, StoreObserver: storeObserver,
+	}, nil
 }
 
 // policyOf turns the config's policy tables into the engine's.
@@ -163,9 +178,12 @@ func policyOf(cfg *conf.Config) verify.Policy {
 	return p
 }
 
-// newLogger builds the operational logger on w.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lvl slog.Level
+// newLogger builds the operational logger on w; lvl (may be nil) holds
+// its level so a reload can change it.
+func newLogger(w io.Writer, format, level string, lvl *slog.LevelVar) (*slog.Logger, error) {
+	if lvl == nil {
+		lvl = new(slog.LevelVar)
+	}
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)
 	}
@@ -189,12 +207,12 @@ func (e *env) auditLogger(a *app, cfg *conf.Config, forServe bool) (*slog.Logger
 	case "stderr":
 		w = e.stderr
 	default:
-		f, err := os.OpenFile(cfg.Log.Audit, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		f, err := openReopenable(cfg.Log.Audit)
 		if err != nil {
 			return nil, fmt.Errorf("log.audit: %w", err)
 		}
 		a.closers = append(a.closers, f)
-		w = f
+		a.auditW, w = f, f
 	}
 	return slog.New(slog.NewJSONHandler(w, nil)), nil
 }

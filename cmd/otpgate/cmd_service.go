@@ -51,10 +51,12 @@ func cmdServe(e *env, args []string) error {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	ls := newListenerSet()
+	a.serving = &servingState{sw: verify.NewSwitch(a.engine)}
 	if err := a.startListeners(ctx, ls); err != nil {
 		cancel()
 		return errors.Join(err, ls.drain())
 	}
+	go a.watchReloads(ctx, e)
 	a.log.Info("otpgate ready", "config", source, "store", a.cfg.Store.Path, "version", version())
 	err = ls.wait(ctx, cancel)
 	if err != nil {
@@ -75,7 +77,7 @@ func cmdMigrate(e *env, args []string) error {
 	}
 	a := &app{cfg: cfg}
 	defer a.Close()
-	if a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level); err != nil {
+	if a.log, err = newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level, nil); err != nil {
 		return err
 	}
 	// openStore runs the migrations.

@@ -53,7 +53,7 @@ func (a *app) startRadius(ctx context.Context, ls *listenerSet) error {
 	if err != nil {
 		return err
 	}
-	srv, err := radiussrv.New(rcfg, a.engine, a.log.With("listener", "radius"))
+	srv, err := radiussrv.New(rcfg, a.serving.sw, a.log.With("listener", "radius"))
 	if err != nil {
 		return fmt.Errorf("radius: %w", err)
 	}
@@ -68,6 +68,7 @@ func (a *app) startRadius(ctx context.Context, ls *listenerSet) error {
 		}
 		conns = append(conns, pc)
 	}
+	a.serving.radius = srv
 	a.metrics.SetRadiusStats(srv.Stats)
 	for _, pc := range conns {
 		a.log.Info("radius listening", "listener", "radius", "addr", pc.LocalAddr().String())

@@ -67,11 +67,10 @@ func (a *app) startHTTP(ctx context.Context, ls *listenerSet) error {
 		hcfg.Allow = append(hcfg.Allow, p)
 	}
 	if h.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(h.TLS.CertFile, h.TLS.KeyFile)
-		if err != nil {
+		if err := loadCert(&a.serving.httpCert, h.TLS.CertFile, h.TLS.KeyFile); err != nil {
 			return fmt.Errorf("http.tls: %w", err)
 		}
-		hcfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		hcfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certGetter(&a.serving.httpCert)}
 	}
 	ready := func(ctx context.Context) error {
 		if err := a.store.Ping(ctx); err != nil {
@@ -112,7 +111,7 @@ func (a *app) mountYubiKeyServer(srv *httpsrv.Server) error {
 	srv.Handle("GET /wsapi/2.0/verify", &ykval.Server{
 		Clients: func(id string) ([]byte, bool) { k, ok := keys[id]; return k, ok },
 		Check: func(ctx context.Context, otp string) ykval.Status {
-			return ykval.Status(a.engine.CheckYubiKeyOTP(ctx, otp, "ykval-client"))
+			return ykval.Status(a.serving.sw.CheckYubiKeyOTP(ctx, otp, "ykval-client"))
 		},
 		RequireSignature: true,
 		Log:              a.log.With("listener", "http", "endpoint", "yubikey"),

@@ -16,16 +16,20 @@ func (a *app) startLDAP(ctx context.Context, ls *listenerSet) error {
 	if len(l.Listen) == 0 && len(l.LDAPSListen) == 0 {
 		return nil
 	}
-	lcfg, err := ldapConfig(l)
-	if err != nil {
-		return err
+	lcfg := ldapConfig(l)
+	if l.TLS.Enabled() {
+		if err := loadCert(&a.serving.ldapCert, l.TLS.CertFile, l.TLS.KeyFile); err != nil {
+			return fmt.Errorf("ldap.tls: %w", err)
+		}
+		lcfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certGetter(&a.serving.ldapCert)}
 	}
 	// The library logs through the global log package: rate-limit it into ours.
 	ldapsrv.RouteLibraryLog(a.log.With("listener", "ldap", "source", "library"))
-	srv, err := ldapsrv.New(lcfg, a.engine, a.store, a.keyring, a.log.With("listener", "ldap"))
+	srv, err := ldapsrv.New(lcfg, a.serving.sw, a.store, a.keyring, a.log.With("listener", "ldap"))
 	if err != nil {
 		return fmt.Errorf("ldap: %w", err)
 	}
+	a.serving.ldap = srv
 	a.metrics.SetLDAPStats(func() httpsrv.LDAPStats {
 		st := srv.Stats()
 		return httpsrv.LDAPStats{ConnsOpen: st.ConnsOpen, ConnsRejected: st.ConnsRejected}
@@ -48,27 +52,18 @@ func (a *app) startLDAP(ctx context.Context, ls *listenerSet) error {
 	return nil
 }
 
-// ldapConfig turns the config's [ldap] section into the listener's.
-func ldapConfig(l conf.LDAP) (ldapsrv.Config, error) {
+// ldapConfig turns the config's [ldap] section into the listener's (TLS
+// is added by the caller).
+func ldapConfig(l conf.LDAP) ldapsrv.Config {
 	lc := ldapsrv.Config{Service: l.Service, BaseDN: l.BaseDN, UserDNTemplates: l.UserDNTemplates,
 		AllowAnonymousSearch: l.AnonymousSearch, MaxMessageSize: l.MaxMessageSize, MaxConns: l.MaxConns,
 		MaxConnsPerIP: l.MaxConnsPerIP, IdleTimeout: l.IdleTimeout, MessageTimeout: l.MessageTimeout,
-		SizeLimit: l.SizeLimit, Attributes: l.Attributes}
+		SizeLimit: l.SizeLimit, Attributes: l.Attributes, ServiceAccounts: ldapConfigAccounts(l)}
 	switch l.PlainBinds {
 	case "never":
 		lc.AllowPlainBinds = ldapsrv.PlainNever
 	case "always":
 		lc.AllowPlainBinds = ldapsrv.PlainAlways
 	}
-	for _, sa := range l.ServiceAccounts {
-		lc.ServiceAccounts = append(lc.ServiceAccounts, ldapsrv.ServiceAccount{DN: sa.DN, PasswordHash: sa.PasswordHash})
-	}
-	if l.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
-		if err != nil {
-			return lc, fmt.Errorf("ldap.tls: %w", err)
-		}
-		lc.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	}
-	return lc, nil
+	return lc
 }

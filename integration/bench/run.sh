@@ -100,7 +100,7 @@ bench() {
 	shift 2
 	mkdir -p "$WORK/results"
 	if ((WARMUP > 0)); then
-		timeout 120 "$OTPGATE" bench "$@" -c "$CONC" -n "$WARMUP" -d 60s >/dev/null
+		timeout 120 "$OTPGATE" bench "$@" -c "$CONC" -n "$WARMUP" -d 5s >/dev/null
 	fi
 	local before after
 	before=$(cpu_ticks "$pid")
@@ -168,7 +168,7 @@ run_otpgate() {
 	local dir=$WORK/otpgate
 	mkdir -p "$dir"
 	log "seeding $USERS otpgate users (argon2id passwords, PIN, HOTP)"
-	(cd "$dir" && timeout 900 "$OTPGATE" bench seed --users "$USERS" --file "$WORK/users.csv" 2>"$dir/seed.log") ||
+	(cd "$dir" && timeout 900 "$OTPGATE" bench seed --users "$USERS" --file "$WORK/users.csv" >"$dir/seed.log" 2>&1) ||
 		die "seed failed: $(tail -3 "$dir/seed.log")"
 	start_otpgate "$dir" "$OG_RADIUS_PORT" "$OG_LDAP_PORT" webmail
 	local f=(--file "$WORK/users.csv")
@@ -238,12 +238,18 @@ make_ldif() {
 
 # summary: one Markdown table of all results.
 summary() {
+	echo "$USERS users, concurrency $CONC, ${DURATION}s per run, $(nproc) CPUs shared by servers and load generator"
+	echo
 	echo "| run | req/s | p50 | p99 | accepts | rejects | errors | timeouts | server CPU/req | generator CPU/req |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	local r
-	for r in "$WORK"/results/*.txt; do
+	local name r
+	for name in otpgate-radius-pinotp freeradius-radius-password otpgate-radius-password \
+		otpgate-ldap-pinotp-persistent slapd-ldap-password-persistent otpgate-ldap-password-persistent \
+		otpgate-ldap-pinotp-newconn slapd-ldap-password-newconn; do
+		r=$WORK/results/$name.txt
+		[[ -f $r ]] || continue
 		awk -v name="$(basename "$r" .txt)" -v tck="$CLK_TCK" '
-			/^requests/ { n = $2; rate = $6 }
+			/^requests/ { n = $2; rate = $5 }
 			/^accepts/ { a = $2; rj = $4; e = $6; t = $8 }
 			/^latency/ { p50 = $3; p99 = $5 }
 			/^load generator/ { gen = $6 }

@@ -1,0 +1,49 @@
+package verify
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Switch holds the current Engine and lets a config reload replace it
+// atomically: every request runs wholly on the engine it started with, so
+// in-flight requests finish on the old configuration. Listeners take a
+// *Switch where they would take an *Engine.
+type Switch struct{ cur atomic.Pointer[Engine] }
+
+// NewSwitch returns a Switch serving e.
+func NewSwitch(e *Engine) *Switch {
+	s := &Switch{}
+	s.cur.Store(e)
+	return s
+}
+
+// Engine returns the current engine.
+func (s *Switch) Engine() *Engine { return s.cur.Load() }
+
+// Swap makes e the engine for new requests.
+func (s *Switch) Swap(e *Engine) { s.cur.Store(e) }
+
+// Verify runs req on the current engine.
+func (s *Switch) Verify(ctx context.Context, req Request) Decision {
+	return s.cur.Load().Verify(ctx, req)
+}
+
+// CheckYubiKeyOTP runs the validation-server check on the current engine.
+func (s *Switch) CheckYubiKeyOTP(ctx context.Context, code, client string) YubiKeyStatus {
+	return s.cur.Load().CheckYubiKeyOTP(ctx, code, client)
+}
+
+// Reconfigure builds an engine from opts that keeps e's per-source throttle
+// state when the throttle settings did not change, so a reload does not
+// forgive a source its recent failures.
+func (e *Engine) Reconfigure(opts Options) (*Engine, error) {
+	n, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if n.throttle.max == e.throttle.max && n.throttle.window == e.throttle.window && samePrefixes(n.throttle.exempt, e.throttle.exempt) {
+		n.throttle = e.throttle
+	}
+	return n, nil
+}

@@ -60,7 +60,10 @@ func newDefaultLiteral() *Config {
 			PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
 			IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
 			ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"}},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"},
+			Admin: HTTPAdmin{TokenSHA256: []string{}},
+			SelfService: HTTPSelfService{Service: "webmail", SecureCookies: true,
+				IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour}},
 		YubiKey: YubiKey{Validation: YubiKeyValidation{URLs: []string{}, Timeout: 5 * time.Second},
 			Server: YubiKeyServer{Clients: []YubiKeyServerClient{}}},
 	}

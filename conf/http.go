@@ -22,6 +22,32 @@ type HTTP struct {
 	// Allow lists the client networks that may use it; default loopback.
 	Allow []string `toml:"allow"`
 	TLS   LDAPTLS  `toml:"tls"` // cert_file, key_file: HTTPS when set
+	// Admin is the JSON admin API under /api/v1/.
+	Admin HTTPAdmin `toml:"admin"`
+	// SelfService is the users' One Time Passwords page under /self/.
+	SelfService HTTPSelfService `toml:"selfservice"`
+}
+
+// HTTPAdmin configures the admin API.
+type HTTPAdmin struct {
+	Enabled bool `toml:"enabled"`
+	// TokenSHA256 lists the hex SHA-256 digests of the accepted bearer
+	// tokens ("otpgate admin-token" makes a token and its digest), so the
+	// config holds no usable secret.
+	TokenSHA256 []string `toml:"token_sha256"`
+}
+
+// HTTPSelfService configures the self-service page.
+type HTTPSelfService struct {
+	Enabled bool `toml:"enabled"`
+	// Service is the policy service the page's login is checked for
+	// (class web, so 2FA users log in with PIN+OTP); default webmail.
+	Service string `toml:"service"`
+	// SecureCookies marks session cookies Secure (HTTPS only); turn off
+	// only behind a loopback proxy that does not pass on https.
+	SecureCookies   bool          `toml:"secure_cookies"`
+	IdleTimeout     time.Duration `toml:"idle_timeout"`     // default 15m
+	AbsoluteTimeout time.Duration `toml:"absolute_timeout"` // default 8h
 }
 
 // YubiKey configures remote validation (yubicloud tokens) and otpgate's own
@@ -55,7 +81,10 @@ type YubiKeyServerClient struct {
 }
 
 func defaultHTTP() HTTP {
-	return HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"}}
+	return HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"},
+		Admin: HTTPAdmin{TokenSHA256: []string{}},
+		SelfService: HTTPSelfService{Service: "webmail", SecureCookies: true,
+			IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour}}
 }
 
 func defaultYubiKey() YubiKey {
@@ -77,7 +106,26 @@ func ReadAPIKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-func (ch *checker) http(h HTTP) {
+var sha256HexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (ch *checker) http(h HTTP, services map[string]Service) {
+	for i, d := range h.Admin.TokenSHA256 {
+		if !sha256HexRE.MatchString(d) {
+			ch.addf(toml.Key{"http", "admin", "token_sha256"}, "entry %d is not 64 lower-case hex digits (see otpgate admin-token)", i+1)
+		}
+	}
+	if h.Admin.Enabled && len(h.Admin.TokenSHA256) == 0 {
+		ch.addf(toml.Key{"http", "admin", "token_sha256"}, "the admin API needs at least one token")
+	}
+	ss := h.SelfService
+	if _, ok := services[ss.Service]; !ok && ss.Enabled {
+		ch.addf(toml.Key{"http", "selfservice", "service"}, "unknown service %q (see [services])", ss.Service)
+	}
+	ch.durRange(toml.Key{"http", "selfservice", "idle_timeout"}, ss.IdleTimeout, time.Minute, 24*time.Hour)
+	ch.durRange(toml.Key{"http", "selfservice", "absolute_timeout"}, ss.AbsoluteTimeout, ss.IdleTimeout, 7*24*time.Hour)
+	if (h.Admin.Enabled || ss.Enabled) && h.Listen == "" {
+		ch.addf(toml.Key{"http", "listen"}, "the admin API and the self-service page need the HTTP listener")
+	}
 	if h.Listen != "" {
 		if _, err := netip.ParseAddrPort(h.Listen); err != nil {
 			ch.addf(toml.Key{"http", "listen"}, `%q is not an address:port such as "127.0.0.1:8080"`, h.Listen)

@@ -83,7 +83,7 @@ func (c *Config) problems() []problem {
 	ch.log(c.Log)
 	ch.radius(c.Radius, c.Services)
 	ch.ldap(c.LDAP, c.Services)
-	ch.http(c.HTTP)
+	ch.http(c.HTTP, c.Services)
 	ch.yubikey(c.YubiKey, c.HTTP)
 	return ch.problems
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/otpgate/otpgate/backend/passwd"
@@ -29,5 +33,22 @@ func cmdHashPassword(e *env, args []string) error {
 		return err
 	}
 	_, err = fmt.Fprintln(e.stdout, hash)
+	return err
+}
+
+// cmdAdminToken prints a new random bearer token for the admin API and the
+// SHA-256 digest to list in http.admin.token_sha256 (the config never
+// holds the token itself).
+func cmdAdminToken(e *env, args []string) error {
+	if len(args) != 0 {
+		return usageErr("usage: otpgate admin-token")
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(token))
+	_, err := fmt.Fprintf(e.stdout, "token: %s\ntoken_sha256 = [%q]\n", token, hex.EncodeToString(sum[:]))
 	return err
 }

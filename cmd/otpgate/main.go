@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/otpgate/otpgate/cmd/otpgate/bench"
 )
 
 // Exit codes.
@@ -51,6 +53,7 @@ func commands() map[string]command {
 		"version":       {"version", cmdVersion},
 		"hash-password": {"hash-password  (password on stdin; prints an argon2id hash for service accounts)", cmdHashPassword},
 		"admin-token":   {"admin-token  (prints a new admin API bearer token and its config line)", cmdAdminToken},
+		"bench":         {bench.Usage, cmdBench},
 		"check":         {"check --service SERVICE [--client IP] [--json] NAME  (password on stdin)", cmdCheck},
 		"user":          {"user add|set-password|set-pin|set-level|set-attr|show|list|unlock|reset|rename|delete ...", cmdUser},
 		"token":         {"token enroll|test|list|enable|disable|delete|resync|describe ...", cmdToken},
@@ -120,7 +123,7 @@ func usageErr(format string, args ...any) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: otpgate [-c FILE] COMMAND [ARGS]")
 	fmt.Fprintln(w, "commands:")
-	for _, name := range []string{"serve", "migrate", "config", "version", "check", "user", "token", "hash-password", "admin-token"} {
+	for _, name := range []string{"serve", "migrate", "config", "version", "check", "user", "token", "hash-password", "admin-token", "bench"} {
 		fmt.Fprintf(w, "  %s\n", commands()[name].usage)
 	}
 	fmt.Fprintln(w, "Secrets (passwords, PINs, mOTP secrets) are read from stdin, one per line, or prompted for without echo.")

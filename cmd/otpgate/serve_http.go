@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +15,8 @@ import (
 	"github.com/otpgate/otpgate/backend/ykval"
 	"github.com/otpgate/otpgate/conf"
 	"github.com/otpgate/otpgate/httpsrv"
+	"github.com/otpgate/otpgate/httpsrv/adminapi"
+	"github.com/otpgate/otpgate/httpsrv/selfservice"
 	"github.com/otpgate/otpgate/verify"
 )
 
@@ -85,6 +89,12 @@ func (a *app) startHTTP(ctx context.Context, ls *listenerSet) error {
 	if err := a.mountYubiKeyServer(srv); err != nil {
 		return err
 	}
+	if err := a.mountAdminAPI(srv); err != nil {
+		return err
+	}
+	if err := a.mountSelfService(srv); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", h.Listen)
 	if err != nil {
 		return fmt.Errorf("http: listen %s: %w", h.Listen, err)
@@ -116,5 +126,44 @@ func (a *app) mountYubiKeyServer(srv *httpsrv.Server) error {
 		RequireSignature: true,
 		Log:              a.log.With("listener", "http", "endpoint", "yubikey"),
 	})
+	return nil
+}
+
+// mountAdminAPI adds the JSON admin API under /api/ when enabled.
+func (a *app) mountAdminAPI(srv *httpsrv.Server) error {
+	ac := a.cfg.HTTP.Admin
+	if !ac.Enabled {
+		return nil
+	}
+	var digests [][sha256.Size]byte
+	for _, d := range ac.TokenSHA256 {
+		var sum [sha256.Size]byte
+		if n, err := hex.Decode(sum[:], []byte(d)); err != nil || n != sha256.Size {
+			return fmt.Errorf("http.admin.token_sha256: %q is not a SHA-256 digest", d)
+		}
+		digests = append(digests, sum)
+	}
+	h, err := adminapi.New(adminapi.Config{TokenSHA256: digests, Manager: a.manager,
+		Log: a.log.With("listener", "http", "endpoint", "admin")})
+	if err != nil {
+		return err
+	}
+	srv.Handle("/api/", h)
+	return nil
+}
+
+// mountSelfService adds the users' One Time Passwords page under /self/.
+func (a *app) mountSelfService(srv *httpsrv.Server) error {
+	sc := a.cfg.HTTP.SelfService
+	if !sc.Enabled {
+		return nil
+	}
+	h, err := selfservice.New(selfservice.Config{Engine: a.serving.sw, Manager: a.manager, Service: sc.Service,
+		PINLength: a.cfg.PINLength, IdleTimeout: sc.IdleTimeout, AbsoluteTimeout: sc.AbsoluteTimeout,
+		Secure: sc.SecureCookies, Log: a.log.With("listener", "http", "endpoint", "selfservice")})
+	if err != nil {
+		return err
+	}
+	srv.Handle(selfservice.Prefix, h)
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -98,15 +97,12 @@ type MySQLOptions struct {
 // connections by itself, so the store keeps working after an outage
 // without being reopened.
 type MySQL struct {
-	db          *sql.DB
 	database    string
 	migrateConn driver.Connector // like db's, without read/write timeouts
 	sealer      Sealer
-	now         func() time.Time
 	retry       retryPolicy
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // hot-path statements, prepared on first use
+	sqlStore
 }
 
 // OpenMySQL builds the connection pool described by opts (parseTime, UTC,
@@ -142,11 +138,10 @@ func OpenMySQL(ctx context.Context, opts MySQLOptions) (*MySQL, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open mysql %s/%s: %w", cfg.Addr, opts.Database, err)
 	}
-	return &MySQL{
-		db: db, database: opts.Database, migrateConn: migrateConn,
-		sealer: opts.Sealer, now: opts.Now, retry: defaultRetryPolicy,
-		stmts: map[string]*sql.Stmt{},
-	}, nil
+	s := &MySQL{sqlStore: newSQLStore(db, opts.Now), database: opts.Database, migrateConn: migrateConn,
+		sealer: opts.Sealer, retry: defaultRetryPolicy}
+	s.mustMatch, s.writeRepeatable = s.execMustMatch, s.execRetried
+	return s, nil
 }
 
 // withDefaults fills in the zero fields.
@@ -205,12 +200,7 @@ func (o MySQLOptions) driverConfig() *mysql.Config {
 // Close closes the prepared statements and the pool. The store must not be
 // used afterwards.
 func (s *MySQL) Close() error {
-	s.stmtMu.Lock()
-	for q, st := range s.stmts {
-		_ = st.Close()
-		delete(s.stmts, q)
-	}
-	s.stmtMu.Unlock()
+	s.closeStatements()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close mysql: %w", err)
 	}
@@ -224,45 +214,6 @@ func (s *MySQL) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping mysql: %w", err)
 	}
 	return nil
-}
-
-// stmt returns the prepared statement for query, preparing it on first
-// use; database/sql re-prepares it on each pooled connection as needed.
-// Preparing lazily lets OpenMySQL succeed on a database Migrate has not
-// created the tables of yet; a failed prepare is retried on the next call.
-func (s *MySQL) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.stmtMu.Lock()
-	st, ok := s.stmts[query]
-	s.stmtMu.Unlock()
-	if ok {
-		return st, nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if first, ok := s.stmts[query]; ok { // another caller won the race
-		_ = st.Close()
-		return first, nil
-	}
-	s.stmts[query] = st
-	return st, nil
-}
-
-// execOne runs a prepared write once and returns the number of rows it
-// matched (clientFoundRows: changed or not).
-func (s *MySQL) execOne(ctx context.Context, query string, args ...any) (int64, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // execRetried is execOne retried on deadlocks and lock-wait timeouts (see
@@ -306,6 +257,3 @@ func mapMySQLErr(err error) error {
 	}
 	return err
 }
-
-// nowUnix is the store clock in stored form.
-func (s *MySQL) nowUnix() int64 { return unixTime(s.now()) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -42,12 +41,8 @@ type SQLiteOptions struct {
 // SQLite is the embedded store: one database file in WAL mode, safe for
 // concurrent use by many goroutines and by several processes on one host.
 type SQLite struct {
-	db     *sql.DB
+	sqlStore
 	sealer Sealer
-	now    func() time.Time
-
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // hot-path statements, prepared on first use
 }
 
 // OpenSQLite opens (creating when absent) the database at opts.Path with
@@ -84,7 +79,9 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &SQLite{db: db, sealer: opts.Sealer, now: now, stmts: map[string]*sql.Stmt{}}, nil
+	s := &SQLite{sqlStore: newSQLStore(db, now), sealer: opts.Sealer}
+	s.mustMatch, s.writeRepeatable = s.execMustMatch, s.execOne
+	return s, nil
 }
 
 // checkWAL connects and checks that the database really is in WAL mode:
@@ -142,12 +139,7 @@ func escapeURIPath(p string) string {
 // Close closes the prepared statements and the database. The store must not
 // be used afterwards.
 func (s *SQLite) Close() error {
-	s.stmtMu.Lock()
-	for q, st := range s.stmts {
-		_ = st.Close()
-		delete(s.stmts, q)
-	}
-	s.stmtMu.Unlock()
+	s.closeStatements()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
 	}
@@ -161,45 +153,6 @@ func (s *SQLite) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
 	return nil
-}
-
-// stmt returns the prepared statement for query, preparing it on first use.
-// Preparing lazily lets OpenSQLite succeed on a database Migrate has not
-// created the tables of yet; a failed prepare is retried on the next call.
-// The lock is not held while preparing.
-func (s *SQLite) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.stmtMu.Lock()
-	st, ok := s.stmts[query]
-	s.stmtMu.Unlock()
-	if ok {
-		return st, nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if first, ok := s.stmts[query]; ok { // another caller won the race
-		_ = st.Close()
-		return first, nil
-	}
-	s.stmts[query] = st
-	return st, nil
-}
-
-// execOne runs a prepared write and returns the number of rows it matched
-// (SQLite counts matched rows, changed or not).
-func (s *SQLite) execOne(ctx context.Context, query string, args ...any) (int64, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // execMustMatch runs a write that must match a row: no match returns

@@ -1,0 +1,250 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/verify"
+)
+
+// sqlStore is what the SQLite and MySQL stores share: the database, the
+// prepared hot-path statements, the clock, and every method whose SQL and
+// logic are the same on both (the statements are in sqlite_users.go and
+// sqlite_tokens.go). The two dialect-specific writes are functions set by
+// each store.
+type sqlStore struct {
+	db  *sql.DB
+	now func() time.Time
+
+	// mustMatch runs a write that must match a row: no match gives
+	// verify.ErrNotFound, key violations verify.ErrExists (MySQL also
+	// retries deadlocks and lock-wait timeouts). The caller adds the
+	// operation to the error.
+	mustMatch func(ctx context.Context, query string, args ...any) error
+	// writeRepeatable runs a write that is safe to run again after a
+	// deadlock (MySQL retries it) and returns the rows it matched. Never
+	// for a compare-and-set: those use execOne.
+	writeRepeatable func(ctx context.Context, query string, args ...any) (int64, error)
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newSQLStore(db *sql.DB, now func() time.Time) sqlStore {
+	return sqlStore{db: db, now: now, stmts: map[string]*sql.Stmt{}}
+}
+
+// nowUnix is the store clock in stored form.
+func (s *sqlStore) nowUnix() int64 { return unixTime(s.now()) }
+
+// stmt returns the prepared statement for query, preparing it on first
+// use. Preparing lazily lets a store open on a database whose tables
+// Migrate has not created yet; a failed prepare is retried on the next
+// call. The lock is not held while preparing.
+func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st, ok := s.stmts[query]
+	s.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first, ok := s.stmts[query]; ok { // another caller won the race
+		_ = st.Close()
+		return first, nil
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// execOne runs a prepared write once and returns the number of rows it
+// matched (SQLite counts matched rows; MySQL does with clientFoundRows).
+func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// closeStatements closes every prepared statement (before the database).
+func (s *sqlStore) closeStatements() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, st := range s.stmts {
+		_ = st.Close()
+		delete(s.stmts, q)
+	}
+}
+
+// UserByName returns the user named exactly name (byte-wise comparison) or
+// an error wrapping verify.ErrNotFound. One indexed query.
+func (s *sqlStore) UserByName(ctx context.Context, name string) (verify.User, error) {
+	return s.queryUser(ctx, "user by name", qUserByName, name)
+}
+
+// UserByID returns the user or an error wrapping verify.ErrNotFound.
+func (s *sqlStore) UserByID(ctx context.Context, id int64) (verify.User, error) {
+	return s.queryUser(ctx, "user by id", qUserByID, id)
+}
+
+func (s *sqlStore) queryUser(ctx context.Context, op, query string, arg any) (verify.User, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return verify.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	u, err := scanUser(st.QueryRowContext(ctx, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return verify.User{}, fmt.Errorf("%s: %w", op, verify.ErrNotFound)
+	}
+	if err != nil {
+		return verify.User{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return u, nil
+}
+
+// UpdatePassword stores a new password hash; a missing user wraps
+// verify.ErrNotFound.
+func (s *sqlStore) UpdatePassword(ctx context.Context, userID int64, hash string) error {
+	if err := s.mustMatch(ctx, qUpdatePassword, hash, s.nowUnix(), userID); err != nil {
+		return fmt.Errorf("update password of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// UpdatePIN stores a PIN hash; nil (or empty) clears the PIN. A missing user
+// wraps verify.ErrNotFound.
+func (s *sqlStore) UpdatePIN(ctx context.Context, userID int64, pinHash []byte) error {
+	if err := s.mustMatch(ctx, qUpdatePIN, pinArg(pinHash), s.nowUnix(), userID); err != nil {
+		return fmt.Errorf("update PIN of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// UpdateLevel stores the user's security level as given (manage
+// validates it). A missing user wraps verify.ErrNotFound.
+func (s *sqlStore) UpdateLevel(ctx context.Context, userID int64, level string) error {
+	if err := s.mustMatch(ctx, qUpdateLevel, level, s.nowUnix(), userID); err != nil {
+		return fmt.Errorf("update level of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// RenameUser renames the user; a taken newName wraps verify.ErrExists and a
+// missing user verify.ErrNotFound.
+func (s *sqlStore) RenameUser(ctx context.Context, userID int64, newName string) error {
+	if err := s.mustMatch(ctx, qRenameUser, newName, s.nowUnix(), userID); err != nil {
+		return fmt.Errorf("rename user %d to %q: %w", userID, newName, err)
+	}
+	return nil
+}
+
+// DeleteUser deletes the user and, by ON DELETE CASCADE, all their tokens.
+// A missing user wraps verify.ErrNotFound.
+func (s *sqlStore) DeleteUser(ctx context.Context, userID int64) error {
+	if err := s.mustMatch(ctx, qDeleteUser, userID); err != nil {
+		return fmt.Errorf("delete user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// RecordFailure adds one to the user's failure count and sets last_failure
+// to now in one statement (on MySQL retried on deadlock or lock-wait
+// timeout, which roll it back, so no failure counts twice). A missing user
+// wraps verify.ErrNotFound.
+func (s *sqlStore) RecordFailure(ctx context.Context, userID int64, now time.Time) error {
+	if err := s.mustMatch(ctx, qRecordFailure, unixTime(now), userID); err != nil {
+		return fmt.Errorf("record failure of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ResetFailures sets the user's failure count to zero, writing only when it
+// is not zero already, so a successful login of a user without failures
+// costs no write. last_failure is kept. Because the statement matches no row
+// both for a missing user and for a count already at zero, a missing user
+// is not reported: ResetFailures returns nil for it.
+func (s *sqlStore) ResetFailures(ctx context.Context, userID int64) error {
+	if _, err := s.writeRepeatable(ctx, qResetFailures, userID); err != nil {
+		return fmt.Errorf("reset failures of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ListUsers returns all users ordered by name (byte-wise).
+func (s *sqlStore) ListUsers(ctx context.Context) ([]verify.User, error) {
+	users, err := queryUsers(ctx, s.db, qListUsers)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// AdvanceStep sets last_step to step and last_used to now if and only if
+// last_step < step, in one conditional UPDATE, and reports whether it did;
+// a missing token reports false.
+func (s *sqlStore) AdvanceStep(ctx context.Context, tokenID int64, step int64, now time.Time) (bool, error) {
+	n, err := s.execOne(ctx, qAdvanceStep, step, unixTime(now), tokenID, step)
+	if err != nil {
+		return false, fmt.Errorf("advance step of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// ClaimOTP sets last_otp to otp if it differs, in one conditional UPDATE,
+// and reports whether it did; never retried (an uncertain claim refuses).
+func (s *sqlStore) ClaimOTP(ctx context.Context, tokenID int64, otp string, now time.Time) (bool, error) {
+	n, err := s.execOne(ctx, qClaimOTP, otp, unixTime(now), tokenID, otp)
+	if err != nil {
+		return false, fmt.Errorf("claim otp of token %d: %w", tokenID, err)
+	}
+	return n == 1, nil
+}
+
+// ActivateToken clears the pending flag; a missing token wraps
+// verify.ErrNotFound. Activating an active token is not an error.
+func (s *sqlStore) ActivateToken(ctx context.Context, tokenID int64) error {
+	if err := s.mustMatch(ctx, qActivate, tokenID); err != nil {
+		return fmt.Errorf("activate token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// SetTokenEnabled enables or disables the token; a missing token wraps
+// verify.ErrNotFound.
+func (s *sqlStore) SetTokenEnabled(ctx context.Context, tokenID int64, enabled bool) error {
+	if err := s.mustMatch(ctx, qSetEnabled, boolInt(enabled), tokenID); err != nil {
+		return fmt.Errorf("set enabled of token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// DescribeToken replaces the token's description; a missing token wraps
+// verify.ErrNotFound.
+func (s *sqlStore) DescribeToken(ctx context.Context, tokenID int64, description string) error {
+	if err := s.mustMatch(ctx, qDescribe, description, tokenID); err != nil {
+		return fmt.Errorf("describe token %d: %w", tokenID, err)
+	}
+	return nil
+}
+
+// DeleteToken deletes the token; a missing token wraps verify.ErrNotFound.
+func (s *sqlStore) DeleteToken(ctx context.Context, tokenID int64) error {
+	if err := s.mustMatch(ctx, qDeleteToken, tokenID); err != nil {
+		return fmt.Errorf("delete token %d: %w", tokenID, err)
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/go-sql-driver/mysql"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -122,9 +124,16 @@ func TestTwoInstancesShareReplayAndBackoffState(t *testing.T) {
 	serial, secret := field(t, out, "serial"), uriSecret(t, field(t, out, "uri"))
 	now := time.Now()
 	a.mustRun("", "token", "test", "alice", serial, oathTOTP(t, oathtool, secret, now))
+	a.mustRun("battery staple\n", "user", "add", "bob")
+	a.mustRun("cd34\n", "user", "set-pin", "bob")
+	a.mustRun("", "user", "set-level", "bob", "web-otp")
+	out = a.mustRun("", "token", "enroll", "bob", "--type", "hotp")
+	bobSerial, bobSecret := field(t, out, "serial"), uriSecret(t, field(t, out, "uri"))
+	a.mustRun("", "token", "test", "bob", bobSerial, oathHOTP(t, oathtool, bobSecret, 0))
 	b := newMySQLInstance(t, storeConfig, a)
-	listen := "[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = []\n[bruteforce]\nmax_fail = 4\n"
-	addrs := []string{a.serve(listen).addrs["radius"], b.serve(listen).addrs["radius"]}
+	listen := "[radius]\nlisten = [\"127.0.0.1:0\"]\n[ldap]\nlisten = [\"127.0.0.1:0\"]\n[bruteforce]\nmax_fail = 4\n"
+	srvA, srvB := a.serve(listen), b.serve(listen)
+	addrs := []string{srvA.addrs["radius"], srvB.addrs["radius"]}
 
 	pw := "ab12" + oathTOTP(t, oathtool, secret, now.Add(30*time.Second))
 	var accepts, rejects atomic.Int32
@@ -147,6 +156,34 @@ func TestTwoInstancesShareReplayAndBackoffState(t *testing.T) {
 	wg.Wait()
 	if accepts.Load() != 1 || rejects.Load() != 39 {
 		t.Fatalf("accepts = %d, rejects = %d; want 1 and 39", accepts.Load(), rejects.Load())
+	}
+
+	t.Log("the same over LDAP: 40 binds with one code on both instances, one succeeds")
+	ldapAddrs := []string{srvA.addrs["ldap"], srvB.addrs["ldap"]}
+	bindPW := "cd34" + oathHOTP(t, oathtool, bobSecret, 1)
+	var binds, refusals atomic.Int32
+	for i := range 40 {
+		wg.Go(func() {
+			c, err := goldap.DialURL("ldap://" + ldapAddrs[i%2])
+			if err != nil {
+				t.Errorf("dial: %v", err)
+				return
+			}
+			defer c.Close()
+			err = c.Bind("uid=bob,ou=people,dc=example,dc=org", bindPW)
+			switch {
+			case err == nil:
+				binds.Add(1)
+			case goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials):
+				refusals.Add(1)
+			default:
+				t.Errorf("bind %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if binds.Load() != 1 || refusals.Load() != 39 {
+		t.Fatalf("binds = %d, refusals = %d; want 1 and 39", binds.Load(), refusals.Load())
 	}
 
 	t.Log("failures on both instances add up to one back-off")
@@ -172,4 +209,14 @@ func exchange(t *testing.T, addr, user, pw string) radius.Code {
 		t.Fatalf("exchange: %v", err)
 	}
 	return resp.Code
+}
+
+// oathHOTP asks oathtool for the HOTP code of a base32 secret at counter.
+func oathHOTP(t *testing.T, tool, secret string, counter int) string {
+	t.Helper()
+	out, err := exec.Command(tool, "--hotp", "-b", "-c", fmt.Sprint(counter), secret).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	if err := createPrivate(opts.Path); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	sqlite.StrictPragmas(true)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -82,6 +86,20 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	s := &SQLite{sqlStore: newSQLStore(db, now), sealer: opts.Sealer}
 	s.mustMatch, s.writeRepeatable = s.execMustMatch, s.execOne
 	return s, nil
+}
+
+// createPrivate creates an absent database file with mode 0600: it holds
+// password hashes and sealed secrets, and SQLite gives its -wal and -shm
+// files the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // checkWAL connects and checks that the database really is in WAL mode:

@@ -312,3 +312,25 @@ func TestCounterEncodingKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestSQLiteCreatesAPrivateDatabaseFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	s, err := OpenSQLite(t.Context(), SQLiteOptions{Path: path, Sealer: newGCMSealer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(f), st.Mode().Perm())
+		}
+	}
+}

@@ -59,7 +59,7 @@ func newDefaultLiteral() *Config {
 			BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
 			PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
 			IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
-			ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}},
+			ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}, Networks: []LDAPNetwork{}},
 		HTTP: HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"},
 			Admin: HTTPAdmin{TokenSHA256: []string{}},
 			SelfService: HTTPSelfService{Service: "webmail", SecureCookies: true,

@@ -30,6 +30,9 @@ type LDAP struct {
 	PlainBinds string `toml:"plain_binds"`
 	// AnonymousSearch lets unbound clients search the user subtree.
 	AnonymousSearch bool `toml:"anonymous_search"`
+	// Networks narrow the service by client address, e.g. the IMAP
+	// servers' network binds for service imap; default none.
+	Networks []LDAPNetwork `toml:"networks"`
 	// Attributes are extra per-user attributes ("otpgate user set-attr")
 	// that entries publish and filters match; default none.
 	Attributes []string `toml:"attributes"`
@@ -43,6 +46,12 @@ type LDAP struct {
 
 	TLS             LDAPTLS              `toml:"tls"`
 	ServiceAccounts []LDAPServiceAccount `toml:"service_accounts"`
+}
+
+// LDAPNetwork is one [[ldap.networks]] entry.
+type LDAPNetwork struct {
+	Network string `toml:"network"` // CIDR of the clients
+	Service string `toml:"service"` // policy service their binds are checked for
 }
 
 // LDAPTLS names the certificate for StartTLS and LDAPS.
@@ -68,7 +77,7 @@ func defaultLDAP() LDAP {
 		BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
 		PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
 		IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
-		ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{},
+		ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}, Networks: []LDAPNetwork{},
 	}
 }
 
@@ -97,6 +106,15 @@ func (ch *checker) ldap(l LDAP, services map[string]Service) {
 		}
 	}
 	ch.oneOf(key("plain_binds"), l.PlainBinds, "loopback", "always", "never")
+	for i, n := range l.Networks {
+		k := func(f string) toml.Key { return toml.Key{"ldap", "networks", fmt.Sprint(i + 1), f} }
+		if _, err := netip.ParsePrefix(n.Network); err != nil {
+			ch.addf(k("network"), `%q is not a prefix such as "10.1.0.0/16"`, n.Network)
+		}
+		if _, ok := services[n.Service]; !ok {
+			ch.addf(k("service"), "unknown service %q (see [services])", n.Service)
+		}
+	}
 	for i, a := range l.Attributes {
 		switch low := strings.ToLower(a); {
 		case !attrNameRE.MatchString(a):

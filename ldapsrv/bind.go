@@ -103,7 +103,7 @@ func (s *Server) bind(c *guardConn, dn string, pw verify.Secret) int {
 		s.audit(c, dn, "unknown-dn", "reject")
 		return codeInvalidCredentials
 	}
-	dec := s.auth.Verify(c.l.ctx, verify.Request{User: user, Password: pw, Service: s.cfg.Service,
+	dec := s.auth.Verify(c.l.ctx, verify.Request{User: user, Password: pw, Service: s.serviceFor(c.remote),
 		Protocol: verify.ProtoLDAP, Client: c.remote, Stage: verify.StageFull})
 	code := resultCode(dec)
 	if code == codeSuccess {

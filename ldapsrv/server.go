@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,12 @@ const (
 	PlainAlways
 )
 
+// NetworkService maps client networks to a policy service.
+type NetworkService struct {
+	Network netip.Prefix
+	Service string
+}
+
 // ServiceAccount is a configured identity (e.g. the webmail server) that
 // may search the user subtree.
 type ServiceAccount struct {
@@ -75,6 +82,11 @@ type Config struct {
 	BaseDN          string   // naming context, e.g. dc=example,dc=org (required)
 	UserDNTemplates []string // e.g. uid={user},ou=people,dc=example,dc=org; the first names entries
 	ServiceAccounts []ServiceAccount
+	// Networks narrow the policy service by client address: a bind from a
+	// client in Network is checked for Service (the most specific network
+	// wins), e.g. the IMAP servers' network for service imap while the
+	// webmail keeps the default Service.
+	Networks []NetworkService
 	// Attributes are extra per-user attributes (stored with "otpgate user
 	// set-attr") that entries publish and filters match, e.g.
 	// displayName, mailAlternateAddress.
@@ -165,6 +177,11 @@ func (s *Server) compile() error {
 	var err error
 	if s.cfg.Service == "" {
 		return errors.New("ldapsrv: service is required")
+	}
+	for _, n := range s.cfg.Networks {
+		if !n.Network.IsValid() || n.Service == "" {
+			return fmt.Errorf("ldapsrv: network %v: invalid prefix or empty service", n.Network)
+		}
 	}
 	if s.baseDN, err = parseDN(s.cfg.BaseDN); err != nil || len(s.baseDN) == 0 {
 		return fmt.Errorf("ldapsrv: base dn %q: invalid", s.cfg.BaseDN)
@@ -267,3 +284,17 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 type closer struct{}
 
 func (closer) Close(string, net.Conn) error { return nil }
+
+// serviceFor returns the policy service of a bind from addr: the service
+// of the most specific configured network containing it, else
+// Config.Service.
+func (s *Server) serviceFor(addr netip.Addr) string {
+	service, bits := s.cfg.Service, -1
+	addr = addr.Unmap()
+	for _, n := range s.cfg.Networks {
+		if n.Network.Contains(addr) && n.Network.Bits() > bits {
+			service, bits = n.Service, n.Network.Bits()
+		}
+	}
+	return service
+}

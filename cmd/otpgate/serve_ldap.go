@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/otpgate/otpgate/conf"
 	"github.com/otpgate/otpgate/httpsrv"
@@ -55,10 +56,15 @@ func (a *app) startLDAP(ctx context.Context, ls *listenerSet) error {
 // ldapConfig turns the config's [ldap] section into the listener's (TLS
 // is added by the caller).
 func ldapConfig(l conf.LDAP) ldapsrv.Config {
+	var networks []ldapsrv.NetworkService
+	for _, n := range l.Networks {
+		p, _ := netip.ParsePrefix(n.Network) // checked by conf
+		networks = append(networks, ldapsrv.NetworkService{Network: p.Masked(), Service: n.Service})
+	}
 	lc := ldapsrv.Config{Service: l.Service, BaseDN: l.BaseDN, UserDNTemplates: l.UserDNTemplates,
 		AllowAnonymousSearch: l.AnonymousSearch, MaxMessageSize: l.MaxMessageSize, MaxConns: l.MaxConns,
 		MaxConnsPerIP: l.MaxConnsPerIP, IdleTimeout: l.IdleTimeout, MessageTimeout: l.MessageTimeout,
-		SizeLimit: l.SizeLimit, Attributes: l.Attributes, ServiceAccounts: ldapConfigAccounts(l)}
+		SizeLimit: l.SizeLimit, Attributes: l.Attributes, ServiceAccounts: ldapConfigAccounts(l), Networks: networks}
 	switch l.PlainBinds {
 	case "never":
 		lc.AllowPlainBinds = ldapsrv.PlainNever

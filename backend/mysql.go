@@ -140,7 +140,7 @@ func OpenMySQL(ctx context.Context, opts MySQLOptions) (*MySQL, error) {
 	}
 	s := &MySQL{sqlStore: newSQLStore(db, opts.Now), database: opts.Database, migrateConn: migrateConn,
 		sealer: opts.Sealer, retry: defaultRetryPolicy}
-	s.mustMatch, s.writeRepeatable = s.execMustMatch, s.execRetried
+	s.mustMatch, s.writeRepeatable, s.scanTokenRow = s.execMustMatch, s.execRetried, s.scanToken
 	return s, nil
 }
 

@@ -84,7 +84,7 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 		now = time.Now
 	}
 	s := &SQLite{sqlStore: newSQLStore(db, now), sealer: opts.Sealer}
-	s.mustMatch, s.writeRepeatable = s.execMustMatch, s.execOne
+	s.mustMatch, s.writeRepeatable, s.scanTokenRow = s.execMustMatch, s.execOne, s.scanToken
 	return s, nil
 }
 

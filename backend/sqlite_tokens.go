@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -58,62 +57,6 @@ func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
 	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
 	if err = openToken(s.sealer, &t, sealed); err != nil {
 		return verify.Token{}, err
-	}
-	return t, nil
-}
-
-// Tokens returns all tokens of the user ordered by ID with Key and
-// DevicePIN unsealed; none (and no error) for a user without tokens or a
-// missing user. One indexed query. If any token's secret fails to open, the
-// whole call fails.
-func (s *SQLite) Tokens(ctx context.Context, userID int64) ([]verify.Token, error) {
-	st, err := s.stmt(ctx, qTokensByUser)
-	if err != nil {
-		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
-	}
-	rows, err := st.QueryContext(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
-	}
-	defer rows.Close()
-	var tokens []verify.Token
-	for rows.Next() {
-		t, err := s.scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
-	}
-	return tokens, nil
-}
-
-// TokenBySerial returns the token with its secret unsealed, or an error
-// wrapping verify.ErrNotFound.
-func (s *SQLite) TokenBySerial(ctx context.Context, serial string) (verify.Token, error) {
-	return s.tokenBy(ctx, qTokenBySerial, serial)
-}
-
-// TokenByPublicID returns the yubikey or yubicloud token with that public
-// id, secret unsealed, or an error wrapping verify.ErrNotFound.
-func (s *SQLite) TokenByPublicID(ctx context.Context, publicID string) (verify.Token, error) {
-	return s.tokenBy(ctx, qTokenByPublicID, publicID)
-}
-
-// tokenBy runs a query for one token by a unique key.
-func (s *SQLite) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
-	}
-	t, err := s.scanToken(st.QueryRowContext(ctx, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
-	}
-	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
 	return t, nil
 }

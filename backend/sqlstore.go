@@ -29,6 +29,9 @@ type sqlStore struct {
 	// deadlock (MySQL retries it) and returns the rows it matched. Never
 	// for a compare-and-set: those use execOne.
 	writeRepeatable func(ctx context.Context, query string, args ...any) (int64, error)
+	// scanToken reads one row of tokenColumns and unseals its secret (the
+	// stores store next_counter differently).
+	scanTokenRow func(r rowScanner) (verify.Token, error)
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
@@ -247,4 +250,60 @@ func (s *sqlStore) DeleteToken(ctx context.Context, tokenID int64) error {
 		return fmt.Errorf("delete token %d: %w", tokenID, err)
 	}
 	return nil
+}
+
+// Tokens returns all tokens of the user ordered by ID with Key and
+// DevicePIN unsealed; none (and no error) for a user without tokens or a
+// missing user. One indexed query. If any token's secret fails to open, the
+// whole call fails.
+func (s *sqlStore) Tokens(ctx context.Context, userID int64) ([]verify.Token, error) {
+	st, err := s.stmt(ctx, qTokensByUser)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	rows, err := st.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var tokens []verify.Token
+	for rows.Next() {
+		t, err := s.scanTokenRow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	return tokens, nil
+}
+
+// TokenBySerial returns the token with its secret unsealed, or an error
+// wrapping verify.ErrNotFound.
+func (s *sqlStore) TokenBySerial(ctx context.Context, serial string) (verify.Token, error) {
+	return s.tokenBy(ctx, qTokenBySerial, serial)
+}
+
+// TokenByPublicID returns the yubikey or yubicloud token with that public
+// id, secret unsealed, or an error wrapping verify.ErrNotFound.
+func (s *sqlStore) TokenByPublicID(ctx context.Context, publicID string) (verify.Token, error) {
+	return s.tokenBy(ctx, qTokenByPublicID, publicID)
+}
+
+// tokenBy runs a query for one token by a unique key.
+func (s *sqlStore) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
+	}
+	t, err := s.scanTokenRow(st.QueryRowContext(ctx, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
+	}
+	if err != nil {
+		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
+	}
+	return t, nil
 }

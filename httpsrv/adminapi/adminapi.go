@@ -8,8 +8,9 @@
 //
 // Every response carries Cache-Control: no-store (an enrollment answer
 // holds a token secret) and errors have one shape, {"error": "message"}.
-// Secrets (passwords, PINs, OTPs, mOTP secrets, bearer tokens) travel only
-// in request bodies or headers, as verify.Secret, and never reach a log.
+// Secrets (passwords, PINs, OTPs, mOTP secrets, YubiKey AES keys, bearer
+// tokens) travel only in request bodies or headers, as verify.Secret, and
+// never reach a log.
 package adminapi
 
 import (

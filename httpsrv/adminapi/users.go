@@ -28,6 +28,7 @@ func (a *api) register() {
 	a.handle(http.MethodGet, Prefix+"/users/{name}/tokens", a.listTokens)
 	a.handle(http.MethodPost, Prefix+"/users/{name}/tokens", a.enroll)
 	a.handle(http.MethodPost, Prefix+"/users/{name}/tokens/{serial}/test", a.testToken)
+	a.handle(http.MethodPost, Prefix+"/users/{name}/yubikeys", a.addYubiKey)
 	a.handle(http.MethodPost, Prefix+"/tokens/{serial}/enable", a.enableToken)
 	a.handle(http.MethodPost, Prefix+"/tokens/{serial}/disable", a.disableToken)
 	a.handle(http.MethodPut, Prefix+"/tokens/{serial}/description", a.describeToken)

@@ -28,12 +28,22 @@ type enrollView struct {
 	URI     template.URL // otpauth://... for the "add to app" link
 	URIText string
 	MOTP    bool
+	YubiKey bool // a yubicloud token: test with a touch, nothing to show
 	Tested  bool
 }
 
 // serveEnroll creates a pending token and sends the browser to the
 // enrollment page; the secret stays in the session, never in the URL.
 func (h *handler) serveEnroll(w http.ResponseWriter, r *http.Request, ss session) {
+	if r.PostForm.Get("type") == formTypeYubiKey {
+		h.serveEnrollYubiKey(w, r, ss)
+		return
+	}
+	if strings.TrimSpace(r.PostForm.Get("yubikey_otp")) != "" {
+		// A touch on the key sends the form with Enter, whatever type is chosen.
+		h.renderHome(w, r, ss, http.StatusUnprocessableEntity, map[string]string{"type": msgYubiKeyWrongType}, nil)
+		return
+	}
 	req := manage.EnrollRequest{Type: verify.TokenType(r.PostForm.Get("type")),
 		Description: strings.TrimSpace(r.PostForm.Get("description"))}
 	if req.Type == verify.TypeMOTP {
@@ -41,7 +51,7 @@ func (h *handler) serveEnroll(w http.ResponseWriter, r *http.Request, ss session
 		req.MOTPPIN = verify.Secret(strings.TrimSpace(r.PostForm.Get("motp_pin")))
 	}
 	if req.Type != verify.TypeHOTP && req.Type != verify.TypeTOTP && req.Type != verify.TypeMOTP {
-		h.renderHome(w, r, ss, http.StatusUnprocessableEntity, map[string]string{"type": "Choose HOTP, TOTP or mOTP."}, nil)
+		h.renderHome(w, r, ss, http.StatusUnprocessableEntity, map[string]string{"type": "Choose HOTP, TOTP, mOTP or YubiKey."}, nil)
 		return
 	}
 	h.abandonEnrollment(r.Context(), ss)
@@ -87,7 +97,11 @@ func (h *handler) serveEnrollPage(w http.ResponseWriter, r *http.Request, ss ses
 
 func (h *handler) renderEnroll(w http.ResponseWriter, r *http.Request, ss session, status int, errs map[string]string) {
 	e := ss.enroll
-	v := &enrollView{Serial: e.serial, Type: strings.ToUpper(string(e.tokenType)), MOTP: e.tokenType == verify.TypeMOTP, Tested: e.tested}
+	v := &enrollView{Serial: e.serial, Type: strings.ToUpper(string(e.tokenType)), MOTP: e.tokenType == verify.TypeMOTP,
+		YubiKey: e.tokenType == verify.TypeYubiCloud, Tested: e.tested}
+	if v.YubiKey {
+		v.Type = "YubiKey"
+	}
 	if !e.tested && e.uri.Len() > 0 {
 		qr, err := qrDataURI(e.uri)
 		if err != nil {
@@ -132,13 +146,18 @@ func (h *handler) serveEnrollTest(w http.ResponseWriter, r *http.Request, ss ses
 	}
 	log := h.requestLog(r, ss.user).With("token", ss.enroll.serial)
 	code := verify.Secret(strings.ReplaceAll(r.PostForm.Get("code"), " ", ""))
-	dec := h.cfg.Manager.TestToken(r.Context(), verify.TokenRequest{User: ss.user, Serial: ss.enroll.serial,
-		Protocol: verify.ProtoHTTP, Client: clientAddr(r)}, code)
+	var dec verify.Decision
+	if ss.enroll.reusesRegistrationOTP(code) {
+		dec = verify.Decision{Outcome: verify.Reject, Reason: verify.ReasonReplay, TokenSerial: ss.enroll.serial}
+	} else {
+		dec = h.cfg.Manager.TestToken(r.Context(), verify.TokenRequest{User: ss.user, Serial: ss.enroll.serial,
+			Protocol: verify.ProtoHTTP, Client: clientAddr(r)}, code)
+	}
 	switch dec.Outcome {
 	case verify.Accept:
 		h.sessions.update(ss.key, func(s *session) {
 			if s.enroll != nil && s.enroll.serial == ss.enroll.serial {
-				s.enroll.tested, s.enroll.uri = true, ""
+				s.enroll.tested, s.enroll.uri, s.enroll.registeredWith = true, "", ""
 				s.notices = append(s.notices, "The OTP test was successful. Choose Save to finish.")
 			}
 		})
@@ -147,6 +166,11 @@ func (h *handler) serveEnrollTest(w http.ResponseWriter, r *http.Request, ss ses
 		return
 	case verify.Unavailable:
 		log.Error("selfservice: token test undecided", "reason", dec.Reason)
+		if ss.enroll.tokenType == verify.TypeYubiCloud {
+			// The validation servers did not answer; not the user's fault.
+			h.renderEnroll(w, r, ss, http.StatusServiceUnavailable, map[string]string{"code": msgYubiKeyUnavailable})
+			return
+		}
 		h.renderError(w, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
@@ -164,8 +188,7 @@ func (h *handler) serveEnrollTest(w http.ResponseWriter, r *http.Request, ss ses
 		h.done(w, r, ss, "Too many failed OTP tests: the new token was removed. Please enroll a new token.")
 		return
 	}
-	h.renderEnroll(w, r, ss, http.StatusUnprocessableEntity, map[string]string{"code": "The OTP test failed. " +
-		"Enter the code your token shows now, before it changes, or repeat the token setup."})
+	h.renderEnroll(w, r, ss, http.StatusUnprocessableEntity, map[string]string{"code": testFailedText(ss.enroll.tokenType, dec.Reason)})
 }
 
 // serveEnrollSave confirms a tested token and shows the "2FA active"

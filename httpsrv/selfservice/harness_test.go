@@ -76,6 +76,8 @@ type fixtureOptions struct {
 	// maxSessions and idle set Config.MaxSessions and IdleTimeout.
 	maxSessions int
 	idle        time.Duration
+	// remote validates the OTPs of yubicloud tokens (verify.Options.Remote).
+	remote verify.RemoteValidator
 }
 
 // fixture is the page over a real engine, manager and SQLite store,
@@ -121,7 +123,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.engine, err = verify.New(verify.Options{Store: st, Credentials: kr, Policy: verify.DefaultPolicy(),
 		Tokens: verify.TokenOptions{TOTPSkew: 1, MOTPSkew: 180 * time.Second},
-		Audit:  logger.With("log", "audit"), Log: logger.With("log", "engine"), Now: f.now})
+		Audit:  logger.With("log", "audit"), Log: logger.With("log", "engine"), Now: f.now, Remote: o.remote})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package selfservice is the end-user "One Time Passwords" page: log in
 // with the account name and the one password field, set the PIN, choose
-// the security level, enroll and test an HOTP, TOTP or mOTP token, and
-// rename, enable, disable or delete tokens. It follows the flow of the
+// the security level, enroll and test an HOTP, TOTP or mOTP token or a
+// YubiKey (checked by the validation servers), and rename, enable,
+// disable or delete tokens. It follows the flow of the
 // mailbox.org how-to, but every control is a real form control so the page
 // works with the keyboard alone and without JavaScript.
 //

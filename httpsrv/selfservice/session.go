@@ -42,6 +42,9 @@ type enrollState struct {
 	uri       verify.Secret
 	tested    bool
 	failures  int
+	// registeredWith is the OTP a YubiKey was registered with (yubicloud
+	// only), refused as its test; cleared with uri.
+	registeredWith verify.Secret
 }
 
 // Session end reasons reported by get.

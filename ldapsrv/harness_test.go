@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 	"github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
 // TestMain fails the run if any goroutine of the server or the library
@@ -75,23 +75,9 @@ func waitForLeaks(limit time.Duration) string {
 	}
 }
 
-// clock is a settable clock shared by the engine and the tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock comes from verifytest, shared with the other packages that test
+// against the engine.
+type clock = verifytest.Clock
 
 // fixture is a real engine over a real SQLite store.
 type fixture struct {
@@ -111,35 +97,9 @@ var rfcKey = []byte("12345678901234567890")
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(master, seal.Options{Argon2: cheapArgon2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	st, err := backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
-		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, clock: clk, store: st, keyring: kr}
-	f.engine, err = verify.New(verify.Options{Store: st, Credentials: kr, Policy: verify.DefaultPolicy(),
-		Tokens: verify.TokenOptions{TOTPSkew: 1}, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.manager, err = manage.New(manage.Options{Store: st, Credentials: kr, Engine: f.engine, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Engine: verify.Options{
+		Tokens: verify.TokenOptions{TOTPSkew: 1}}})
+	return &fixture{t: t, clock: env.Clock, store: env.Store, keyring: env.Keyring, engine: env.Engine, manager: env.Manager}
 }
 
 // user creates a user with password, optional PIN and level.

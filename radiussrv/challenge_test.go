@@ -7,6 +7,8 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
 // challenged sends the first factor from ip and returns the State of the
@@ -101,7 +103,7 @@ func TestAccessChallenge(t *testing.T) {
 
 func TestChallengeTableIsBounded(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	clk := verifytest.NewClock(verifytest.Start)
 	tbl := newStateTable(time.Minute, 2, &seqRand{})
 	b := challengeBinding{user: "alice", client: "c", service: "webmail"}
 	first, _, _ := tbl.issue(b, clk.Now())

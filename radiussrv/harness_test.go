@@ -1,15 +1,12 @@
 package radiussrv
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rand"
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,51 +18,22 @@ import (
 
 	"github.com/otpgate/otpgate/backend"
 	"github.com/otpgate/otpgate/backend/passwd"
-	"github.com/otpgate/otpgate/backend/seal"
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 	"github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
 // waitTimeout bounds every wait for an event or a reply; a test that needs
 // it has failed.
 const waitTimeout = 10 * time.Second
 
-// clock is a settable clock shared by engine and server.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// lockedBuffer collects log output from concurrent requests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// clock and lockedBuffer come from verifytest, shared with the other
+// packages that test against the engine.
+type (
+	clock        = verifytest.Clock
+	lockedBuffer = verifytest.LogBuffer
+)
 
 // engineFixture is the real engine over a real SQLite store in a temp dir,
 // built as verify's own tests build it.
@@ -94,43 +62,16 @@ func testPolicy() verify.Policy {
 
 func newEngineFixture(t testing.TB) *engineFixture {
 	t.Helper()
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(master, seal.Options{Argon2: cheapArgon2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	st, err := backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
-		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f := &engineFixture{t: t, clock: clk, store: st, logs: &lockedBuffer{}}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Engine: verify.Options{
+		Policy: testPolicy(), Tokens: verify.TokenOptions{TOTPSkew: 1}, Audit: logger, Log: logger}})
+	f := &engineFixture{t: t, clock: env.Clock, store: env.Store, engine: env.Engine, manager: env.Manager, logs: logs}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("engine log and audit:\n%s", f.logs)
 		}
 	})
-	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.engine, err = verify.New(verify.Options{
-		Store: st, Credentials: kr, Policy: testPolicy(),
-		Tokens: verify.TokenOptions{TOTPSkew: 1},
-		Audit:  logger, Log: logger, Now: clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.manager, err = manage.New(manage.Options{Store: st, Credentials: kr, Engine: f.engine, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return f
 }
 

@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,45 +23,15 @@ import (
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 	"github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
-// clock is a settable clock for exact window tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// lockedBuffer collects log output from concurrent requests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// clock and lockedBuffer come from verifytest, shared with the other
+// packages that test against the engine.
+type (
+	clock        = verifytest.Clock
+	lockedBuffer = verifytest.LogBuffer
+)
 
 // fixture is a real engine over a real SQLite store in a temp dir.
 type fixture struct {
@@ -105,7 +73,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	clk := verifytest.NewClock(verifytest.Start)
 	var st testStore
 	if o.mysql {
 		st, err = openMariaDB(t, kr, clk.Now)

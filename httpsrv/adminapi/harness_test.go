@@ -3,7 +3,6 @@ package adminapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
 	"io"
@@ -11,19 +10,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/otpgate/otpgate/backend"
 	"github.com/otpgate/otpgate/backend/passwd"
-	"github.com/otpgate/otpgate/backend/seal"
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 	"github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
 // Secrets used by the tests; none may appear in a response or a log line
@@ -41,35 +37,12 @@ const (
 // cheapArgon2 keeps tests fast; production parameters come from config.
 var cheapArgon2 = passwd.Argon2Params{Time: 1, Memory: 64, Threads: 1}
 
-// clock is a settable clock shared by the engine and the manager.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// lockedBuffer collects log output from concurrent requests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// clock and lockedBuffer come from verifytest, shared with the other
+// packages that test against the engine.
+type (
+	clock        = verifytest.Clock
+	lockedBuffer = verifytest.LogBuffer
+)
 
 type testStore interface {
 	manage.Store
@@ -106,34 +79,10 @@ func (f *fixture) with(t *testing.T) *fixture {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	master := make([]byte, seal.KeyLen)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(master, seal.Options{Argon2: cheapArgon2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, clock: &clock{t: time.Unix(1_700_000_000, 0)}, logs: &lockedBuffer{}, seen: &responseLog{}}
-	f.store, err = backend.OpenSQLite(t.Context(), backend.SQLiteOptions{
-		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.store.Close() })
-	if _, err := f.store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{t: t, logs: &lockedBuffer{}, seen: &responseLog{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.engine, err = verify.New(verify.Options{Store: f.store, Credentials: kr, Policy: verify.DefaultPolicy(),
-		Audit: logger, Log: logger, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.manager, err = manage.New(manage.Options{Store: f.store, Credentials: kr, Engine: f.engine, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Engine: verify.Options{Audit: logger, Log: logger}})
+	f.clock, f.store, f.engine, f.manager = env.Clock, env.Store, env.Engine, env.Manager
 	h, err := New(Config{Tokens: [][]byte{[]byte(adminToken), []byte(otherToken)}, Manager: f.manager, Log: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package selfservice_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base32"
 	"html"
 	"io"
@@ -12,11 +10,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,43 +25,15 @@ import (
 	"github.com/otpgate/otpgate/verify"
 	"github.com/otpgate/otpgate/verify/manage"
 	vo "github.com/otpgate/otpgate/verify/otp"
+	"github.com/otpgate/otpgate/verify/verifytest"
 )
 
-// clock is a settable clock shared by the page, the engine and the store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// lockedBuffer collects log output from concurrent requests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// clock and lockedBuffer come from verifytest, shared with the other
+// packages that test against the engine.
+type (
+	clock        = verifytest.Clock
+	lockedBuffer = verifytest.LogBuffer
+)
 
 // cheapArgon2 keeps tests fast; production parameters come from config.
 var cheapArgon2 = passwd.Argon2Params{Time: 1, Memory: 64, Threads: 1}
@@ -97,40 +65,15 @@ type fixture struct {
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.New(master, seal.Options{Argon2: cheapArgon2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, clock: &clock{t: time.Unix(1_700_000_000, 0)}, logs: &lockedBuffer{}}
-	f.now = f.clock.Now
-	if o.realTime {
-		f.now = time.Now
-	}
-	st, err := backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
-		Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: f.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f.store, f.keyring = st, kr
+	f := &fixture{t: t, logs: &lockedBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.engine, err = verify.New(verify.Options{Store: st, Credentials: kr, Policy: verify.DefaultPolicy(),
-		Tokens: verify.TokenOptions{TOTPSkew: 1, MOTPSkew: 180 * time.Second},
-		Audit:  logger.With("log", "audit"), Log: logger.With("log", "engine"), Now: f.now, Remote: o.remote})
-	if err != nil {
-		t.Fatal(err)
+	var now func() time.Time
+	if o.realTime {
+		now = time.Now
 	}
-	f.manager, err = manage.New(manage.Options{Store: st, Credentials: kr, Engine: f.engine, Now: f.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Now: now, Engine: verify.Options{
+		Audit: logger.With("log", "audit"), Log: logger.With("log", "engine"), Remote: o.remote}})
+	f.clock, f.now, f.store, f.keyring, f.engine, f.manager = env.Clock, env.Now, env.Store, env.Keyring, env.Engine, env.Manager
 	h, err := selfservice.New(selfservice.Config{Engine: verify.NewSwitch(f.engine), Manager: f.manager,
 		Service: "webmail", PINLength: 4, Now: f.now, Secure: o.secure, Log: logger.With("log", "selfservice"),
 		MaxSessions: o.maxSessions, IdleTimeout: o.idle})

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // Switch holds the current Engine and lets a config reload replace it
@@ -33,6 +34,22 @@ func (s *Switch) Verify(ctx context.Context, req Request) Decision {
 func (s *Switch) CheckYubiKeyOTP(ctx context.Context, code, client string) YubiKeyStatus {
 	return s.cur.Load().CheckYubiKeyOTP(ctx, code, client)
 }
+
+// TestToken runs a token test on the current engine.
+func (s *Switch) TestToken(ctx context.Context, tr TokenRequest, code Secret) Decision {
+	return s.cur.Load().TestToken(ctx, tr, code)
+}
+
+// Resync runs an HOTP resynchronisation on the current engine.
+func (s *Switch) Resync(ctx context.Context, tr TokenRequest, first, second Secret) Decision {
+	return s.cur.Load().Resync(ctx, tr, first, second)
+}
+
+// LockedUntil reports u's back-off end under the current engine's limits.
+func (s *Switch) LockedUntil(u User) time.Time { return s.cur.Load().LockedUntil(u) }
+
+// Policy returns the current engine's policy.
+func (s *Switch) Policy() Policy { return s.cur.Load().Policy() }
 
 // Reconfigure builds an engine from opts that keeps e's per-source throttle
 // state when the throttle settings did not change, so a reload does not

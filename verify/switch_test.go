@@ -2,11 +2,13 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/verify"
+	"github.com/otpgate/otpgate/verify/manage"
 )
 
 func TestSwitchReconfigures(t *testing.T) {
@@ -44,4 +46,28 @@ func TestSwitchReconfigures(t *testing.T) {
 			t.Fatal("Reconfigure accepted a policy without services")
 		}
 	})
+}
+
+func TestManagerFollowsTheSwitch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	f.user("alice", "right", "", verify.LevelOff)
+	sw := verify.NewSwitch(f.engine)
+	m, err := manage.New(manage.Options{Store: f.store, Credentials: f.keyring, Engine: sw, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := verify.DefaultPolicy()
+	policy.PINLength = 6
+	next, err := f.engine.Reconfigure(verify.Options{Store: f.store, Credentials: f.keyring, Policy: policy, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Swap(next)
+	if _, err := m.SetPIN(context.Background(), "alice", "ab12"); !errors.Is(err, manage.ErrInvalid) {
+		t.Fatalf("a 4-character PIN after the reload to pin_length 6: %v, want ErrInvalid", err)
+	}
+	if cut, err := m.SetPIN(context.Background(), "alice", "ab12cd"); err != nil || cut {
+		t.Fatalf("a 6-character PIN after the reload: cut %v, %v", cut, err)
+	}
 }

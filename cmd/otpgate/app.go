@@ -37,6 +37,7 @@ type app struct {
 	store   store
 	keyring *seal.Keyring
 	engine  *verify.Engine
+	sw      *verify.Switch // the current engine while serving (reloads swap it)
 	manager *manage.Manager
 	metrics *httpsrv.Metrics
 	log     *slog.Logger
@@ -129,7 +130,10 @@ func (a *app) buildEngine(cfg *conf.Config, audit *slog.Logger) error {
 	if a.engine, err = verify.New(opts); err != nil {
 		return err
 	}
-	a.manager, err = manage.New(manage.Options{Store: a.store, Credentials: a.keyring, Engine: a.engine,
+	// The manager goes through the switch, so after a reload the operator
+	// operations (token tests, levels) use the new configuration too.
+	a.sw = verify.NewSwitch(a.engine)
+	a.manager, err = manage.New(manage.Options{Store: a.store, Credentials: a.keyring, Engine: a.sw,
 		Issuer: cfg.Issuer, Defaults: manage.EnrollDefaults{Digits: cfg.Tokens.Digits,
 			Algorithm: cfg.Tokens.Algorithm, Period: int(cfg.Tokens.Period.Seconds())}})
 	return err

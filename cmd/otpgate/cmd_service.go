@@ -51,7 +51,7 @@ func cmdServe(e *env, args []string) error {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	ls := newListenerSet()
-	a.serving = &servingState{sw: verify.NewSwitch(a.engine)}
+	a.serving = &servingState{sw: a.sw}
 	if err := a.startListeners(ctx, ls); err != nil {
 		cancel()
 		return errors.Join(err, ls.drain())

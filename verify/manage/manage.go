@@ -29,11 +29,20 @@ type EnrollDefaults struct {
 	Period    int // seconds
 }
 
+// Engine is what manage needs of the engine. *verify.Engine implements it,
+// and so does *verify.Switch, which follows config reloads.
+type Engine interface {
+	TestToken(ctx context.Context, tr verify.TokenRequest, code verify.Secret) verify.Decision
+	Resync(ctx context.Context, tr verify.TokenRequest, first, second verify.Secret) verify.Decision
+	LockedUntil(u verify.User) time.Time
+	Policy() verify.Policy
+}
+
 // Options configure a Manager. Store, Credentials and Engine are required.
 type Options struct {
 	Store       Store
 	Credentials verify.Credentials
-	Engine      *verify.Engine
+	Engine      Engine
 	Issuer      string // otpauth issuer (default "otpgate")
 	Defaults    EnrollDefaults
 	Rand        io.Reader        // nil = crypto/rand
@@ -44,8 +53,7 @@ type Options struct {
 type Manager struct {
 	store  Store
 	creds  verify.Credentials
-	engine *verify.Engine
-	policy verify.Policy
+	engine Engine
 	issuer string
 	def    EnrollDefaults
 	rand   io.Reader
@@ -75,7 +83,7 @@ func New(o Options) (*Manager, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Manager{store: o.Store, creds: o.Credentials, engine: o.Engine, policy: o.Engine.Policy(),
+	return &Manager{store: o.Store, creds: o.Credentials, engine: o.Engine,
 		issuer: o.Issuer, def: o.Defaults, rand: o.Rand, now: o.Now}, nil
 }
 
@@ -155,7 +163,7 @@ func (m *Manager) SetPassword(ctx context.Context, name string, password verify.
 // so; shorter input is refused.
 func (m *Manager) SetPIN(ctx context.Context, name string, pin verify.Secret) (truncated bool, err error) {
 	s := pin.Reveal()
-	n := m.policy.PINLength
+	n := m.engine.Policy().PINLength
 	if len(s) > n {
 		s, truncated = s[:n], true
 	}
@@ -183,7 +191,7 @@ func (m *Manager) SetPIN(ctx context.Context, name string, pin verify.Secret) (t
 // errors) when the level needs an OTP the user cannot give yet: no PIN, or
 // no active enabled token.
 func (m *Manager) SetLevel(ctx context.Context, name, level string) ([]string, error) {
-	if !m.policy.HasLevel(level) {
+	if !m.engine.Policy().HasLevel(level) {
 		return nil, invalidf("unknown level %q", level)
 	}
 	u, err := m.user(ctx, name)
@@ -198,7 +206,7 @@ func (m *Manager) SetLevel(ctx context.Context, name, level string) ([]string, e
 
 func (m *Manager) levelWarnings(ctx context.Context, u verify.User, level string) ([]string, error) {
 	needsPIN, needsToken := false, false
-	for _, mode := range m.policy.Modes[level] {
+	for _, mode := range m.engine.Policy().Modes[level] {
 		needsPIN = needsPIN || mode == verify.ModePINOTP
 		needsToken = needsToken || mode == verify.ModePINOTP || mode == verify.ModePasswordOTP
 	}

@@ -141,7 +141,10 @@ func (ch *checker) http(h HTTP, services map[string]Service) {
 	}
 }
 
-var clientIDRE = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+var (
+	clientIDRE  = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+	syncLevelRE = regexp.MustCompile(`^(100|[1-9]?[0-9])$`)
+)
 
 func (ch *checker) yubikey(y YubiKey, h HTTP) {
 	v, key := y.Validation, func(k ...string) toml.Key { return append(toml.Key{"yubikey", "validation"}, k...) }
@@ -159,7 +162,7 @@ func (ch *checker) yubikey(y YubiKey, h HTTP) {
 		}
 	}
 	ch.durRange(key("timeout"), v.Timeout, 100*time.Millisecond, time.Minute)
-	if s := v.SyncLevel; s != "" && s != "fast" && s != "secure" && !regexp.MustCompile(`^(100|[1-9]?[0-9])$`).MatchString(s) {
+	if s := v.SyncLevel; s != "" && s != "fast" && s != "secure" && !syncLevelRE.MatchString(s) {
 		ch.addf(key("sync_level"), `must be "", "fast", "secure" or 0 to 100`)
 	}
 	if y.Server.Enabled && h.Listen == "" {

@@ -20,8 +20,8 @@ import (
 type TokenOptions struct {
 	HOTPWindow   int           // counters tried from next_counter on (default 10)
 	ResyncWindow int           // counters searched by Resync (default 100)
-	TOTPSkew     int           // steps accepted either side of now (default 1)
-	MOTPSkew     time.Duration // time accepted either side of now (default 180s)
+	TOTPSkew     int           // steps accepted either side of now; 0 is exact (config default 1)
+	MOTPSkew     time.Duration // time accepted either side of now; 0 is exact (config default 180s)
 }
 
 // BruteForceOptions configure the per-user back-off and the per-source

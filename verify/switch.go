@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -59,7 +60,7 @@ func (e *Engine) Reconfigure(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.throttle.max == e.throttle.max && n.throttle.window == e.throttle.window && samePrefixes(n.throttle.exempt, e.throttle.exempt) {
+	if n.throttle.max == e.throttle.max && n.throttle.window == e.throttle.window && slices.Equal(n.throttle.exempt, e.throttle.exempt) {
 		n.throttle = e.throttle
 	}
 	return n, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/otpgate/otpgate/verify/otp"
 )
@@ -106,7 +105,3 @@ func (e *Engine) findToken(ctx context.Context, tr TokenRequest) (Token, *Decisi
 	}
 	return Token{}, &Decision{Outcome: Reject, Reason: ReasonNoToken, TokenSerial: tr.Serial}
 }
-
-// Now returns the engine's clock reading (for callers that must agree with
-// it, such as enrollment URIs in tests).
-func (e *Engine) Now() time.Time { return e.now() }

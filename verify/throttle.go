@@ -90,15 +90,3 @@ func (s *sourceThrottle) sweep(now time.Time) {
 		}
 	}
 }
-
-func samePrefixes[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

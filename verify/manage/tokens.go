@@ -51,12 +51,7 @@ func (m *Manager) Enroll(ctx context.Context, name string, req EnrollRequest) (E
 		return Enrollment{}, err
 	}
 	t.UserID = u.ID
-	info, err := m.createToken(ctx, u, t)
-	if err != nil {
-		return Enrollment{}, err
-	}
-	t.NextCounter = 0
-	saved, err := m.store.TokenBySerial(ctx, info.Serial)
+	saved, err := m.createToken(ctx, t)
 	if err != nil {
 		return Enrollment{}, err
 	}
@@ -64,26 +59,27 @@ func (m *Manager) Enroll(ctx context.Context, name string, req EnrollRequest) (E
 	if err != nil {
 		return Enrollment{}, err
 	}
+	info := tokenInfo(saved)
+	info.User = u.Name
 	return Enrollment{Token: info, URI: uri}, nil
 }
 
-// createToken stores t under a fresh random serial (retrying a taken one).
-func (m *Manager) createToken(ctx context.Context, u verify.User, t verify.Token) (TokenInfo, error) {
+// createToken stores t under a fresh random serial (retrying a taken one)
+// and returns it as stored (ID and serial set, secret as given).
+func (m *Manager) createToken(ctx context.Context, t verify.Token) (verify.Token, error) {
 	for attempt := 0; ; attempt++ {
 		var err error
 		if t.Serial, err = m.newSerial(t.Type); err != nil {
-			return TokenInfo{}, err
+			return verify.Token{}, err
 		}
 		saved, err := m.store.CreateToken(ctx, t)
 		if errors.Is(err, verify.ErrExists) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return TokenInfo{}, fmt.Errorf("create token: %w", err)
+			return verify.Token{}, fmt.Errorf("create token: %w", err)
 		}
-		info := tokenInfo(saved)
-		info.User = u.Name
-		return info, nil
+		return saved, nil
 	}
 }
 

@@ -40,7 +40,13 @@ func (m *Manager) AddYubiKey(ctx context.Context, user string, req YubiKeyReques
 		return TokenInfo{}, err
 	}
 	t.UserID = u.ID
-	return m.createToken(ctx, u, t)
+	saved, err := m.createToken(ctx, t)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	info := tokenInfo(saved)
+	info.User = u.Name
+	return info, nil
 }
 
 func newYubiKeyToken(req YubiKeyRequest) (verify.Token, error) {

@@ -82,6 +82,7 @@ type clock = verifytest.Clock
 // fixture is a real engine over a real SQLite store.
 type fixture struct {
 	t       testing.TB
+	env     *verifytest.Env
 	clock   *clock
 	store   *backend.SQLite
 	keyring *seal.Keyring
@@ -99,24 +100,13 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Engine: verify.Options{
 		Tokens: verify.TokenOptions{TOTPSkew: 1}}})
-	return &fixture{t: t, clock: env.Clock, store: env.Store, keyring: env.Keyring, engine: env.Engine, manager: env.Manager}
+	return &fixture{t: t, env: env, clock: env.Clock, store: env.Store, keyring: env.Keyring, engine: env.Engine, manager: env.Manager}
 }
 
 // user creates a user with password, optional PIN and level.
 func (f *fixture) user(name, password, pin, level string) {
 	f.t.Helper()
-	ctx := context.Background()
-	if _, err := f.manager.AddUser(ctx, name, verify.Secret(password)); err != nil {
-		f.t.Fatal(err)
-	}
-	if pin != "" {
-		if _, err := f.manager.SetPIN(ctx, name, verify.Secret(pin)); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if _, err := f.manager.SetLevel(ctx, name, level); err != nil {
-		f.t.Fatal(err)
-	}
+	f.env.User(f.t, name, password, pin, level)
 }
 
 // totpUser creates a web-otp user with PIN and an active TOTP token over

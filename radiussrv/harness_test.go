@@ -39,6 +39,7 @@ type (
 // built as verify's own tests build it.
 type engineFixture struct {
 	t       testing.TB
+	env     *verifytest.Env
 	clock   *clock
 	store   *backend.SQLite
 	engine  *verify.Engine
@@ -66,7 +67,7 @@ func newEngineFixture(t testing.TB) *engineFixture {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Engine: verify.Options{
 		Policy: testPolicy(), Tokens: verify.TokenOptions{TOTPSkew: 1}, Audit: logger, Log: logger}})
-	f := &engineFixture{t: t, clock: env.Clock, store: env.Store, engine: env.Engine, manager: env.Manager, logs: logs}
+	f := &engineFixture{t: t, env: env, clock: env.Clock, store: env.Store, engine: env.Engine, manager: env.Manager, logs: logs}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("engine log and audit:\n%s", f.logs)
@@ -75,21 +76,10 @@ func newEngineFixture(t testing.TB) *engineFixture {
 	return f
 }
 
-// user creates a user with password, PIN and level.
+// user creates a user with password, optional PIN and level.
 func (f *engineFixture) user(name, password, pin, level string) {
 	f.t.Helper()
-	ctx := context.Background()
-	if _, err := f.manager.AddUser(ctx, name, verify.Secret(password)); err != nil {
-		f.t.Fatal(err)
-	}
-	if pin != "" {
-		if _, err := f.manager.SetPIN(ctx, name, verify.Secret(pin)); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if _, err := f.manager.SetLevel(ctx, name, level); err != nil {
-		f.t.Fatal(err)
-	}
+	f.env.User(f.t, name, password, pin, level)
 }
 
 var rfcKey = []byte("12345678901234567890")

@@ -53,6 +53,7 @@ type fixtureOptions struct {
 // audit log.
 type fixture struct {
 	t       testing.TB
+	env     *verifytest.Env
 	clock   *clock
 	now     func() time.Time
 	engine  *verify.Engine
@@ -73,6 +74,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	}
 	env := verifytest.New(t, verifytest.Options{Argon2: cheapArgon2, Now: now, Engine: verify.Options{
 		Audit: logger.With("log", "audit"), Log: logger.With("log", "engine"), Remote: o.remote}})
+	f.env = env
 	f.clock, f.now, f.store, f.keyring, f.engine, f.manager = env.Clock, env.Now, env.Store, env.Keyring, env.Engine, env.Manager
 	h, err := selfservice.New(selfservice.Config{Engine: verify.NewSwitch(f.engine), Manager: f.manager,
 		Service: "webmail", PINLength: 4, Now: f.now, Secure: o.secure, Log: logger.With("log", "selfservice"),
@@ -87,21 +89,10 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	return f
 }
 
-// user creates a user with password, PIN and level.
+// user creates a user with password, optional PIN and level.
 func (f *fixture) user(name, password, pin, level string) {
 	f.t.Helper()
-	ctx := context.Background()
-	if _, err := f.manager.AddUser(ctx, name, verify.Secret(password)); err != nil {
-		f.t.Fatal(err)
-	}
-	if pin != "" {
-		if _, err := f.manager.SetPIN(ctx, name, verify.Secret(pin)); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if _, err := f.manager.SetLevel(ctx, name, level); err != nil {
-		f.t.Fatal(err)
-	}
+	f.env.User(f.t, name, password, pin, level)
 }
 
 // activeTOTP enrolls and activates a TOTP token for name and returns its

@@ -138,9 +138,9 @@ func OpenMySQL(ctx context.Context, opts MySQLOptions) (*MySQL, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open mysql %s/%s: %w", cfg.Addr, opts.Database, err)
 	}
-	s := &MySQL{sqlStore: newSQLStore(db, opts.Now), database: opts.Database, migrateConn: migrateConn,
+	s := &MySQL{sqlStore: newSQLStore(db, db, opts.Now), database: opts.Database, migrateConn: migrateConn,
 		sealer: opts.Sealer, retry: defaultRetryPolicy}
-	s.mustMatch, s.writeRepeatable, s.scanTokenRow = s.execMustMatch, s.execRetried, s.scanToken
+	s.mustMatch, s.writeRepeatable, s.tokenScan = s.execMustMatch, s.execRetried, s.tokenScanner
 	return s, nil
 }
 

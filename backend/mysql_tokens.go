@@ -13,9 +13,10 @@ import (
 // (sqlite_tokens.go); only next_counter differs in representation: it is a
 // BIGINT UNSIGNED holding the counter itself, passed and scanned as uint64.
 
-// scanToken reads one row of tokenColumns and opens its sealed secret. A
+// tokenScanner returns the scan destinations of one row of tokenColumns and
+// the function that then builds the token and opens its sealed secret. A
 // secret that does not open is an error, never an empty key.
-func (s *MySQL) scanToken(r rowScanner) (verify.Token, error) {
+func (s *MySQL) tokenScanner() ([]any, func() (verify.Token, error)) {
 	var (
 		t                 verify.Token
 		typ               string
@@ -23,19 +24,18 @@ func (s *MySQL) scanToken(r rowScanner) (verify.Token, error) {
 		sealed            []byte
 		lastUsed, created int64
 	)
-	err := r.Scan(&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
+	dest := []any{&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
 		&sealed, &t.Digits, &t.Algorithm, &t.Period, &t.NextCounter, &t.LastStep,
-		&lastUsed, &created, &t.PublicID)
-	if err != nil {
-		return verify.Token{}, err
+		&lastUsed, &created, &t.PublicID}
+	return dest, func() (verify.Token, error) {
+		t.Type = verify.TokenType(typ)
+		t.Pending, t.Enabled = pending != 0, enabled != 0
+		t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
+		if err := openToken(s.sealer, &t, sealed); err != nil {
+			return verify.Token{}, err
+		}
+		return t, nil
 	}
-	t.Type = verify.TokenType(typ)
-	t.Pending, t.Enabled = pending != 0, enabled != 0
-	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
-	if err = openToken(s.sealer, &t, sealed); err != nil {
-		return verify.Token{}, err
-	}
-	return t, nil
 }
 
 // CreateToken inserts t (its ID is ignored; CreatedAt is set to the store's

@@ -23,8 +23,9 @@ var (
 	_ manage.Store = (*SQLite)(nil)
 )
 
-// sqliteMaxConns caps the pool. WAL lets readers run beside the one writer;
-// more connections than this only cost page-cache memory.
+// sqliteMaxConns caps the pool of everything but the login path (listings,
+// operator changes). WAL lets readers run beside the one writer; more
+// connections than this only cost page-cache memory.
 const sqliteMaxConns = 16
 
 // SQLiteOptions configures OpenSQLite.
@@ -79,12 +80,23 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
 	}
+	// The login path's own connection (see sqlStore.hot). Measured with
+	// integration/bench: 200 → 147 µs of server CPU per RADIUS PIN+HOTP
+	// login and half the p99 at concurrency 32, against the shared pool.
+	hot, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
+	}
+	hot.SetMaxOpenConns(1)
+	hot.SetMaxIdleConns(1)
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &SQLite{sqlStore: newSQLStore(db, now), sealer: opts.Sealer}
-	s.mustMatch, s.writeRepeatable, s.scanTokenRow = s.execMustMatch, s.execOne, s.scanToken
+	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer}
+	s.uninterruptible = true
+	s.mustMatch, s.writeRepeatable, s.tokenScan = s.execMustMatch, s.execOne, s.tokenScanner
 	return s, nil
 }
 
@@ -158,16 +170,18 @@ func escapeURIPath(p string) string {
 // be used afterwards.
 func (s *SQLite) Close() error {
 	s.closeStatements()
-	if err := s.db.Close(); err != nil {
+	err := errors.Join(s.hot.Close(), s.db.Close())
+	if err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
 	}
 	return nil
 }
 
-// Ping checks that the database can be reached and read.
+// Ping checks that the database can be reached and read on the login
+// path's connection (so it also fails while logins wait for it).
 func (s *SQLite) Ping(ctx context.Context) error {
 	var one int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := s.hot.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
 	return nil

@@ -35,9 +35,15 @@ const (
 	qSealToken = `UPDATE tokens SET sealed_secret = ? WHERE id = ?`
 )
 
-// scanToken reads one row of tokenColumns and opens its sealed secret. A
+// qUserWithTokens is the login's one read: the user and each of their
+// tokens, one row per token (none for a user without tokens).
+var qUserWithTokens = `SELECT ` + prefixed("u", userColumns) + `, ` + prefixed("t", tokenColumns) + `
+	FROM users u JOIN tokens t ON t.user_id = u.id WHERE u.name = ? ORDER BY t.id`
+
+// tokenScanner returns the scan destinations of one row of tokenColumns and
+// the function that then builds the token and opens its sealed secret. A
 // secret that does not open is an error, never an empty key.
-func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
+func (s *SQLite) tokenScanner() ([]any, func() (verify.Token, error)) {
 	var (
 		t                              verify.Token
 		typ                            string
@@ -45,20 +51,19 @@ func (s *SQLite) scanToken(r rowScanner) (verify.Token, error) {
 		sealed                         []byte
 		nextCounter, lastUsed, created int64
 	)
-	err := r.Scan(&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
+	dest := []any{&t.ID, &t.UserID, &t.Serial, &typ, &t.Description, &pending, &enabled,
 		&sealed, &t.Digits, &t.Algorithm, &t.Period, &nextCounter, &t.LastStep,
-		&lastUsed, &created, &t.PublicID)
-	if err != nil {
-		return verify.Token{}, err
+		&lastUsed, &created, &t.PublicID}
+	return dest, func() (verify.Token, error) {
+		t.Type = verify.TokenType(typ)
+		t.Pending, t.Enabled = pending != 0, enabled != 0
+		t.NextCounter = decodeCounter(nextCounter)
+		t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
+		if err := openToken(s.sealer, &t, sealed); err != nil {
+			return verify.Token{}, err
+		}
+		return t, nil
 	}
-	t.Type = verify.TokenType(typ)
-	t.Pending, t.Enabled = pending != 0, enabled != 0
-	t.NextCounter = decodeCounter(nextCounter)
-	t.LastUsed, t.CreatedAt = fromUnix(lastUsed), fromUnix(created)
-	if err = openToken(s.sealer, &t, sealed); err != nil {
-		return verify.Token{}, err
-	}
-	return t, nil
 }
 
 // CreateToken inserts t (its ID is ignored; CreatedAt is set to the store's

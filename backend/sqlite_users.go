@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/otpgate/otpgate/verify"
 )
@@ -27,28 +28,46 @@ const (
 	qListUsers = `SELECT ` + userColumns + ` FROM users ORDER BY name`
 )
 
+// prefixed qualifies each column of a column list with table alias a.
+func prefixed(a, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = a + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
 // scanUser reads one row of userColumns.
 func scanUser(r rowScanner) (verify.User, error) {
+	dest, finish := userScan()
+	if err := r.Scan(dest...); err != nil {
+		return verify.User{}, err
+	}
+	return finish(), nil
+}
+
+// userScan returns the scan destinations of one row of userColumns and the
+// function that then builds the user.
+func userScan() ([]any, func() verify.User) {
 	var (
 		u                                 verify.User
 		pin                               []byte
 		lastFailure, createdAt, updatedAt int64
 	)
-	err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, &pin, &u.Level, &u.FailCount,
-		&lastFailure, &createdAt, &updatedAt)
-	if err != nil {
-		return verify.User{}, err
+	dest := []any{&u.ID, &u.Name, &u.PasswordHash, &pin, &u.Level, &u.FailCount,
+		&lastFailure, &createdAt, &updatedAt}
+	return dest, func() verify.User {
+		if len(pin) > 0 {
+			u.PINHash = pin
+		}
+		u.LastFailure = fromUnix(lastFailure)
+		u.CreatedAt = fromUnix(createdAt)
+		u.UpdatedAt = fromUnix(updatedAt)
+		return u
 	}
-	if len(pin) > 0 {
-		u.PINHash = pin
-	}
-	u.LastFailure = fromUnix(lastFailure)
-	u.CreatedAt = fromUnix(createdAt)
-	u.UpdatedAt = fromUnix(updatedAt)
-	return u, nil
 }
 
 // pinArg stores an empty or nil PIN hash as NULL.

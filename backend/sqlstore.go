@@ -19,6 +19,18 @@ import (
 type sqlStore struct {
 	db  *sql.DB
 	now func() time.Time
+	// hot runs the login path's statements (hotQueries). The SQLite store
+	// gives it a pool of one connection: its page cache then survives
+	// our own writes, where a write on one connection of a pool empties
+	// the page cache of every other, and in-process writers queue in Go
+	// instead of polling SQLite's busy handler. MySQL shares db.
+	hot *sql.DB
+	// uninterruptible runs statements with a context that cannot be
+	// cancelled (after checking it is not done yet): modernc.org/sqlite
+	// starts a goroutine per statement to watch a cancellable context,
+	// which cost more than a whole indexed read; a local statement is
+	// bounded by busy_timeout anyway. SQLite only.
+	uninterruptible bool
 
 	// mustMatch runs a write that must match a row: no match gives
 	// verify.ErrNotFound, key violations verify.ErrExists (MySQL also
@@ -29,16 +41,25 @@ type sqlStore struct {
 	// deadlock (MySQL retries it) and returns the rows it matched. Never
 	// for a compare-and-set: those use execOne.
 	writeRepeatable func(ctx context.Context, query string, args ...any) (int64, error)
-	// scanToken reads one row of tokenColumns and unseals its secret (the
-	// stores store next_counter differently).
-	scanTokenRow func(r rowScanner) (verify.Token, error)
+	// tokenScan returns the scan destinations of one row of tokenColumns
+	// and the function that then builds the token with its secret
+	// unsealed (the stores store next_counter differently).
+	tokenScan func() (dest []any, finish func() (verify.Token, error))
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
 
-func newSQLStore(db *sql.DB, now func() time.Time) sqlStore {
-	return sqlStore{db: db, now: now, stmts: map[string]*sql.Stmt{}}
+func newSQLStore(db, hot *sql.DB, now func() time.Time) sqlStore {
+	return sqlStore{db: db, hot: hot, now: now, stmts: map[string]*sql.Stmt{}}
+}
+
+// hotQueries are the statements of a login (verify.Store's methods); they
+// run on sqlStore.hot.
+var hotQueries = map[string]bool{
+	qUserByName: true, qTokensByUser: true, qUserWithTokens: true, qAdvanceCounter: true, qAdvanceStep: true,
+	qClaimOTP: true, qTokenByPublicID: true, qActivate: true, qRecordFailure: true,
+	qResetFailures: true,
 }
 
 // nowUnix is the store clock in stored form.
@@ -55,7 +76,11 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if ok {
 		return st, nil
 	}
-	st, err := s.db.PrepareContext(ctx, query)
+	pool := s.db
+	if hotQueries[query] {
+		pool = s.hot
+	}
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +94,17 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// stmtCtx is the context to run a statement with (see uninterruptible).
+func (s *sqlStore) stmtCtx(ctx context.Context) (context.Context, error) {
+	if !s.uninterruptible {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // execOne runs a prepared write once and returns the number of rows it
 // matched (SQLite counts matched rows; MySQL does with clientFoundRows).
 func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) (int64, error) {
@@ -76,11 +112,23 @@ func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) (int6
 	if err != nil {
 		return 0, err
 	}
+	if ctx, err = s.stmtCtx(ctx); err != nil {
+		return 0, err
+	}
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// scanToken reads one row of tokenColumns into a token, secret unsealed.
+func (s *sqlStore) scanToken(r rowScanner) (verify.Token, error) {
+	dest, finish := s.tokenScan()
+	if err := r.Scan(dest...); err != nil {
+		return verify.Token{}, err
+	}
+	return finish()
 }
 
 // closeStatements closes every prepared statement (before the database).
@@ -99,6 +147,52 @@ func (s *sqlStore) UserByName(ctx context.Context, name string) (verify.User, er
 	return s.queryUser(ctx, "user by name", qUserByName, name)
 }
 
+// UserWithTokens returns the user named exactly name and all their tokens
+// ordered by ID, secrets unsealed, from one snapshot, or an error wrapping
+// verify.ErrNotFound. One indexed join; a user without tokens (or a name
+// without a user) costs a second query, UserByName.
+func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User, []verify.Token, error) {
+	st, err := s.stmt(ctx, qUserWithTokens)
+	if err == nil {
+		ctx, err = s.stmtCtx(ctx)
+	}
+	if err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, name)
+	if err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	defer rows.Close()
+	var (
+		u      verify.User
+		tokens []verify.Token
+	)
+	for rows.Next() {
+		udest, user := userScan()
+		tdest, token := s.tokenScan()
+		if err := rows.Scan(append(udest, tdest...)...); err != nil {
+			return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+		}
+		if tokens == nil {
+			u = user()
+		}
+		t, err := token()
+		if err != nil {
+			return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	if tokens == nil {
+		u, err = s.UserByName(ctx, name)
+		return u, nil, err
+	}
+	return u, tokens, nil
+}
+
 // UserByID returns the user or an error wrapping verify.ErrNotFound.
 func (s *sqlStore) UserByID(ctx context.Context, id int64) (verify.User, error) {
 	return s.queryUser(ctx, "user by id", qUserByID, id)
@@ -106,6 +200,9 @@ func (s *sqlStore) UserByID(ctx context.Context, id int64) (verify.User, error) 
 
 func (s *sqlStore) queryUser(ctx context.Context, op, query string, arg any) (verify.User, error) {
 	st, err := s.stmt(ctx, query)
+	if err == nil {
+		ctx, err = s.stmtCtx(ctx)
+	}
 	if err != nil {
 		return verify.User{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -258,6 +355,9 @@ func (s *sqlStore) DeleteToken(ctx context.Context, tokenID int64) error {
 // whole call fails.
 func (s *sqlStore) Tokens(ctx context.Context, userID int64) ([]verify.Token, error) {
 	st, err := s.stmt(ctx, qTokensByUser)
+	if err == nil {
+		ctx, err = s.stmtCtx(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
 	}
@@ -268,7 +368,7 @@ func (s *sqlStore) Tokens(ctx context.Context, userID int64) ([]verify.Token, er
 	defer rows.Close()
 	var tokens []verify.Token
 	for rows.Next() {
-		t, err := s.scanTokenRow(rows)
+		t, err := s.scanToken(rows)
 		if err != nil {
 			return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
 		}
@@ -295,10 +395,13 @@ func (s *sqlStore) TokenByPublicID(ctx context.Context, publicID string) (verify
 // tokenBy runs a query for one token by a unique key.
 func (s *sqlStore) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
 	st, err := s.stmt(ctx, query)
+	if err == nil {
+		ctx, err = s.stmtCtx(ctx)
+	}
 	if err != nil {
 		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
 	}
-	t, err := s.scanTokenRow(st.QueryRowContext(ctx, key))
+	t, err := s.scanToken(st.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
 	}

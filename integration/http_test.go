@@ -44,7 +44,7 @@ func TestOperationsEndpoints(t *testing.T) {
 		`otpgate_requests_total{decision="accept",proto="radius",reason="ok",service="webmail"} 1`,
 		`otpgate_requests_total{decision="reject",proto="radius",reason="bad-password",service="webmail"} 1`,
 		`otpgate_radius_replies_total{code="access_accept"} 1`,
-		`otpgate_store_query_duration_seconds_count{op="user_by_name"} 2`,
+		`otpgate_store_query_duration_seconds_count{op="user_with_tokens"} 2`,
 		`otpgate_build_info{`,
 	} {
 		if !strings.Contains(metrics, want) {

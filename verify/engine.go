@@ -175,7 +175,8 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 
-	u, err := e.store.UserByName(ctx, req.User)
+	u, toks, err := e.store.UserWithTokens(ctx, req.User)
+	u.tokens = &toks
 	switch {
 	case errors.Is(err, ErrNotFound):
 		e.spendDummy(e.policy.mode(LevelOff, class), req.Password)

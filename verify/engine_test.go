@@ -445,7 +445,7 @@ func TestObserversSeeDecisionsAndStoreCalls(t *testing.T) {
 	if want := []string{"verify ldap imap accept ok", "verify ldap imap reject unknown-user"}; !slices.Equal(decisions, want) {
 		t.Errorf("decisions = %q, want %q", decisions, want)
 	}
-	if want := []string{"user_by_name false", "user_by_name false"}; !slices.Equal(storeOps, want) {
+	if want := []string{"user_with_tokens false", "user_with_tokens false"}; !slices.Equal(storeOps, want) {
 		t.Errorf("store ops = %q, want %q (a missing user is no store error)", storeOps, want)
 	}
 }

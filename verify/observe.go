@@ -26,6 +26,17 @@ func (s observedStore) UserByName(ctx context.Context, name string) (User, error
 	return u, err
 }
 
+func (s observedStore) UserWithTokens(ctx context.Context, name string) (User, []Token, error) {
+	start := time.Now()
+	u, t, err := s.Store.UserWithTokens(ctx, name)
+	if err != nil && isNotFound(err) {
+		s.done("user_with_tokens", start, nil)
+	} else {
+		s.done("user_with_tokens", start, err)
+	}
+	return u, t, err
+}
+
 func (s observedStore) Tokens(ctx context.Context, userID int64) ([]Token, error) {
 	start := time.Now()
 	t, err := s.Store.Tokens(ctx, userID)

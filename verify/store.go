@@ -14,6 +14,10 @@ import (
 type Store interface {
 	// UserByName returns the user or an error wrapping ErrNotFound.
 	UserByName(ctx context.Context, name string) (User, error)
+	// UserWithTokens returns the user and what Tokens returns for them,
+	// read together (the login path's one read), or an error wrapping
+	// ErrNotFound.
+	UserWithTokens(ctx context.Context, name string) (User, []Token, error)
 	// Tokens returns all tokens of the user ordered by ID, secrets unsealed.
 	Tokens(ctx context.Context, userID int64) ([]Token, error)
 	// AdvanceCounter sets next_counter to matched+1 and last_used to now if

@@ -161,6 +161,10 @@ type User struct {
 	LastFailure  time.Time // time of the latest counted failure
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// tokens are the user's tokens when the engine read them together
+	// with the user (Store.UserWithTokens); nil means not read.
+	tokens *[]Token
 }
 
 // Token is a stored token with its secret already unsealed by the store.

@@ -12,6 +12,7 @@ var tokenCases = []testCase{
 	{"round-trips Key, DevicePIN, public and private ids through sealing", testSealingRoundTrip},
 	{"lists only the user's own tokens, ordered by id", testTokensOfUser},
 	{"returns no tokens for a user without any", testNoTokens},
+	{"reads a user with their tokens in one call", testUserWithTokens},
 	{"refuses a duplicate serial", testDuplicateSerial},
 	{"refuses a token for a missing user", testTokenForMissingUser},
 	{"enables, disables, describes and activates a token", testTokenUpdates},
@@ -87,6 +88,34 @@ func testTokensOfUser(t *testing.T, s Store) {
 	for i := range want { // created in id order
 		checkToken(t, got[i], want[i])
 	}
+}
+
+func testUserWithTokens(t *testing.T, s Store) {
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	carol := mustUser(t, s, "carol") // no tokens
+	var want []verify.Token
+	for _, serial := range []string{"A-2", "A-1"} {
+		want = append(want, mustToken(t, s, newHOTP(alice.ID, serial)))
+		mustToken(t, s, newHOTP(bob.ID, "B"+serial))
+	}
+	u, got, err := s.UserWithTokens(t.Context(), "alice")
+	if err != nil {
+		t.Fatalf("UserWithTokens(alice): %v", err)
+	}
+	checkUser(t, u, alice)
+	if len(got) != len(want) {
+		t.Fatalf("UserWithTokens returned %d tokens, want %d", len(got), len(want))
+	}
+	for i := range want {
+		checkToken(t, got[i], want[i])
+	}
+	u, got, err = s.UserWithTokens(t.Context(), "carol")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("UserWithTokens(carol) = %d tokens, %v; want none, nil", len(got), err)
+	}
+	checkUser(t, u, carol)
+	_, _, err = s.UserWithTokens(t.Context(), "Alice")
+	wantErrIs(t, "UserWithTokens(Alice)", err, verify.ErrNotFound)
 }
 
 func testNoTokens(t *testing.T, s Store) {

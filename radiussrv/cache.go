@@ -30,9 +30,8 @@ const (
 
 // replyCache remembers the encoded reply of every answered request for a
 // while, and which requests are being processed, so that a retransmit never
-// reaches the engine twice (the library only de-duplicates requests in
-// flight, and a second OTP check would refuse the user's own retransmit as a
-// replay).
+// reaches the engine twice (a second OTP check would refuse the user's own
+// retransmit as a replay).
 type replyCache struct {
 	mu       sync.Mutex
 	replies  *expiringMap[cacheKey, []byte]

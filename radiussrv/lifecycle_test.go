@@ -225,8 +225,6 @@ func TestSetClientsSwapsTheTable(t *testing.T) {
 	checkReplyMA(t, reply, req.Authenticator, "rotated")
 }
 
-var _ net.PacketConn = (*drainConn)(nil)
-
 func TestReplyCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)

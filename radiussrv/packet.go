@@ -19,25 +19,42 @@ const maLen = md5.Size
 // lookup, parse, integrity checks, reply cache, engine, reply encoding. It
 // returns the encoded reply, or nil when nothing must be sent. It is the
 // whole per-packet path without a socket (used by the fuzz test); it does
-// not recover panics and does not bound concurrency, serveDatagram does.
+// not recover panics and does not bound concurrency, Serve does.
 func (s *Server) handlePacket(ctx context.Context, raw []byte, src netip.AddrPort) []byte {
+	c, pkt := s.admit(raw, src)
+	if pkt == nil {
+		return nil
+	}
+	return s.answer(ctx, c, pkt, src)
+}
+
+// admit is the cheap first half of the request path, run by the reader
+// before a datagram takes a worker: client lookup, parse, code and
+// integrity checks. It returns a nil packet for a datagram to drop (and
+// counts why). The packet's attributes refer to raw.
+func (s *Server) admit(raw []byte, src netip.AddrPort) (*clientEntry, *radius.Packet) {
 	c := s.clients.Load().lookup(src.Addr())
 	if c == nil {
 		s.unknownClient(src.String())
-		return nil
+		return nil, nil
 	}
 	pkt, err := radius.Parse(raw, c.secret)
 	if err != nil {
 		s.count(evMalformed)
-		return nil
+		return nil, nil
 	}
 	if pkt.Code != radius.CodeAccessRequest && pkt.Code != radius.CodeStatusServer {
 		s.count(evMalformed)
-		return nil
+		return nil, nil
 	}
 	if !s.checkIntegrity(c, pkt, src) {
-		return nil
+		return nil, nil
 	}
+	return c, pkt
+}
+
+// answer is the second half: the reply to an admitted packet, or nil.
+func (s *Server) answer(ctx context.Context, c *clientEntry, pkt *radius.Packet, src netip.AddrPort) []byte {
 	if pkt.Code == radius.CodeStatusServer {
 		// RFC 5997 §3: answer Status-Server with Access-Accept (with a
 		// Message-Authenticator). It is cheap, so it bypasses the cache.

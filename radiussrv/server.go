@@ -4,19 +4,13 @@
 // verify.Requests and the engine's decisions into replies; it checks no
 // credential itself.
 //
-// What it adds to the library: Message-Authenticator checking and signing
+// What it adds to the library (which parses and encodes packets): the read
+// loop and a fixed pool of workers (bounded concurrency; datagrams beyond
+// it are dropped and counted), Message-Authenticator checking and signing
 // (so a wrong shared secret is detected instead of counting as a failed
-// login), a reply cache for retransmits, the challenge State table, bounded
-// concurrency, panic recovery, a rate-limited library log and a shutdown
-// that lets in-flight requests send their replies.
-//
-// Left to the library: the read loop (one goroutine per datagram; the
-// goroutines beyond MaxInFlight return at once) and its in-flight
-// de-duplication by (address, Identifier), which silently drops a datagram
-// whose key is still registered. The library unregisters a request only
-// after the handler has returned, so a new request reusing the Identifier
-// in the instant after our reply is written is dropped and the NAS
-// retransmits it. Datagrams the library drops that way are not counted.
+// login), a reply cache for retransmits that also drops copies of a
+// request still in progress, the challenge State table, panic recovery and
+// a shutdown that lets in-flight requests send their replies.
 package radiussrv
 
 import (
@@ -25,10 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
-	"strings"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,8 +78,6 @@ type Server struct {
 	sem     chan struct{}
 	stats   counters
 
-	libLog        *log.Logger // the library's ErrorLog, rate-limited
-	libLimit      rateLimiter // lines of the library's ErrorLog
 	badMALimit    rateLimiter // "wrong shared secret" warnings
 	unknownLimit  rateLimiter // "unknown client" warnings
 	overloadLimit rateLimiter // "overloaded" warnings
@@ -110,11 +102,9 @@ func New(cfg Config, auth Authenticator, logger *slog.Logger) (*Server, error) {
 		states: newStateTable(cfg.ChallengeTTL, cfg.MaxChallenges, cfg.Rand),
 		sem:    make(chan struct{}, cfg.MaxInFlight),
 	}
-	for _, l := range []*rateLimiter{&s.libLimit, &s.badMALimit, &s.unknownLimit, &s.overloadLimit} {
+	for _, l := range []*rateLimiter{&s.badMALimit, &s.unknownLimit, &s.overloadLimit} {
 		l.every = 10 * time.Second
 	}
-	s.libLimit.every = time.Second
-	s.libLog = log.New(libLogWriter{s}, "", 0)
 	if err := s.SetClients(cfg.Clients); err != nil {
 		return nil, err
 	}
@@ -177,92 +167,142 @@ func (s *Server) count(ev event) {
 // second), closes pc and returns nil. A read error (including pc being
 // closed by someone else) is returned after the same drain. Serve always
 // closes pc.
+//
+// One goroutine reads and hands each datagram to one of MaxInFlight
+// long-lived workers; when none is free the datagram is dropped and
+// counted. Long-lived workers keep their grown stacks: a goroutine per
+// datagram spent about a tenth of the server's CPU growing and copying
+// stacks (SQLite's call depth) in a profile of integration/bench.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
-	conn := &drainConn{PacketConn: pc, onClose: func() { s.count(evSocketClosed) }}
-	ps := &radius.PacketServer{
-		SecretSource: secretSource{s},
-		Handler: radius.HandlerFunc(func(_ radius.ResponseWriter, r *radius.Request) {
-			s.serveDatagram(pc, r)
-		}),
-		ErrorLog: s.libLog,
+	// A datagram is only queued after taking a place in s.sem, so the
+	// send on work never blocks.
+	work := make(chan datagram, s.cfg.MaxInFlight)
+	var workers sync.WaitGroup
+	for range s.cfg.MaxInFlight {
+		workers.Go(func() {
+			for d := range work {
+				s.serveDatagram(pc, d)
+				<-s.sem
+			}
+		})
 	}
-	served := make(chan error, 1)
-	go func() { served <- ps.Serve(conn) }()
-	var err error
+	stop := context.AfterFunc(ctx, func() {
+		_ = pc.SetReadDeadline(time.Now()) // wakes the reader
+	})
+	err := s.readLoop(ctx, pc, work)
+	stop()
+	s.count(evSocketClosed) // reading has stopped
+	close(work)
+	drained := make(chan struct{})
+	go func() { workers.Wait(); close(drained) }()
+	timer := time.NewTimer(s.cfg.RequestTimeout + time.Second)
+	defer timer.Stop()
 	select {
-	case <-ctx.Done():
-	case err = <-served:
-		s.log.Error("radiussrv: serve stopped", "err", err)
-	}
-	drain, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+time.Second)
-	defer cancel()
-	if derr := ps.Shutdown(drain); derr != nil {
-		s.log.Warn("radiussrv: requests still running after the drain timeout", "err", derr)
-	}
-	if err == nil {
-		err = <-served
+	case <-drained:
+	case <-timer.C:
+		s.log.Warn("radiussrv: requests still running after the drain timeout")
 	}
 	pc.Close()
-	if errors.Is(err, radius.ErrServerShutdown) { // only our Shutdown causes it
-		return nil
+	if err != nil {
+		s.log.Error("radiussrv: serve stopped", "err", err)
+		return fmt.Errorf("radiussrv: serve: %w", err)
 	}
-	return fmt.Errorf("radiussrv: serve: %w", err)
+	return nil
 }
 
-// serveDatagram is the library's handler: bounded concurrency, panic
-// recovery, the request path, and the write of the reply to the real
-// socket (still open during a drain).
-func (s *Server) serveDatagram(pc net.PacketConn, r *radius.Request) {
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	default:
-		s.count(evOverload)
-		if n, ok := s.overloadLimit.allow(); ok {
-			s.log.Warn("radiussrv: overloaded, dropping requests", "max_in_flight", s.cfg.MaxInFlight, "suppressed", n)
+// datagram is one admitted packet; buf, which its attributes refer to,
+// goes back to bufPool after use.
+type datagram struct {
+	buf    *[]byte
+	client *clientEntry
+	pkt    *radius.Packet
+	src    netip.AddrPort
+}
+
+// bufPool holds receive buffers. 4096 octets is the RADIUS maximum (RFC
+// 2865 §3); a longer datagram is truncated and then fails to parse.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// readLoop reads datagrams, admits them (so that junk, unknown clients and
+// forged packets never take a worker) and hands each to a worker, until
+// ctx is cancelled (it returns nil) or a read fails for another reason
+// (it returns the error).
+func (s *Server) readLoop(ctx context.Context, pc net.PacketConn, work chan<- datagram) error {
+	udp, _ := pc.(*net.UDPConn)
+	for {
+		bp := bufPool.Get().(*[]byte)
+		var (
+			n   int
+			src netip.AddrPort
+			err error
+		)
+		if udp != nil {
+			n, src, err = udp.ReadFromUDPAddrPort(*bp)
+			src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		} else {
+			var addr net.Addr
+			n, addr, err = pc.ReadFrom(*bp)
+			if err == nil {
+				var ok bool
+				if src, ok = addrPort(addr); !ok {
+					s.count(evMalformed)
+					bufPool.Put(bp)
+					continue
+				}
+			}
 		}
-		return
+		if err != nil {
+			bufPool.Put(bp)
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // a deadline set by someone else; keep reading
+			}
+			return err
+		}
+		c, pkt := s.admit((*bp)[:n], src)
+		if pkt == nil {
+			bufPool.Put(bp)
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+			work <- datagram{buf: bp, client: c, pkt: pkt, src: src}
+		default:
+			bufPool.Put(bp)
+			s.count(evOverload)
+			if n, ok := s.overloadLimit.allow(); ok {
+				s.log.Warn("radiussrv: overloaded, dropping requests", "max_in_flight", s.cfg.MaxInFlight, "suppressed", n)
+			}
+		}
 	}
+}
+
+// serveDatagram is one worker's request: panic recovery, the request
+// path, and the write of the reply.
+func (s *Server) serveDatagram(pc net.PacketConn, d datagram) {
+	defer bufPool.Put(d.buf)
 	defer func() {
 		if v := recover(); v != nil {
 			s.count(evPanic)
-			s.log.Error("radiussrv: panic in request path", "remote", r.RemoteAddr.String(), "panic", fmt.Sprint(v))
+			s.log.Error("radiussrv: panic in request path", "remote", d.src.String(), "panic", fmt.Sprint(v))
 		}
 	}()
-	src, ok := addrPort(r.RemoteAddr)
-	if !ok {
-		s.count(evMalformed)
+	reply := s.answer(context.Background(), d.client, d.pkt, d.src)
+	if reply == nil {
 		return
 	}
-	raw, err := r.Packet.MarshalBinary() // the exact received bytes (findings §1)
+	var err error
+	if udp, ok := pc.(*net.UDPConn); ok {
+		_, err = udp.WriteToUDPAddrPort(reply, d.src)
+	} else {
+		_, err = pc.WriteTo(reply, net.UDPAddrFromAddrPort(d.src))
+	}
 	if err != nil {
-		s.count(evMalformed)
-		return
+		s.log.Warn("radiussrv: write reply", "remote", d.src.String(), "err", err)
 	}
-	if reply := s.handlePacket(r.Context(), raw, src); reply != nil {
-		if _, err := pc.WriteTo(reply, r.RemoteAddr); err != nil {
-			s.log.Warn("radiussrv: write reply", "remote", src.String(), "err", err)
-		}
-	}
-}
-
-// secretSource gives the library the shared secret of the datagram's
-// client. Unknown sources get no secret, which makes the library drop the
-// datagram.
-type secretSource struct{ s *Server }
-
-func (src secretSource) RADIUSSecret(_ context.Context, remote net.Addr) ([]byte, error) {
-	s := src.s
-	ap, ok := addrPort(remote)
-	var c *clientEntry
-	if ok {
-		c = s.clients.Load().lookup(ap.Addr())
-	}
-	if c == nil {
-		s.unknownClient(remote.String())
-		return nil, nil
-	}
-	return c.secret, nil
 }
 
 func (s *Server) unknownClient(remote string) {
@@ -270,52 +310,4 @@ func (s *Server) unknownClient(remote string) {
 	if n, ok := s.unknownLimit.allow(); ok {
 		s.log.Warn("radiussrv: datagram from unknown client dropped", "remote", remote, "suppressed", n)
 	}
-}
-
-// libLogWriter receives the library's ErrorLog lines. Each line but the
-// unknown-client one (already counted) is a datagram the library dropped
-// as malformed; the lines themselves are rate-limited.
-type libLogWriter struct{ s *Server }
-
-func (w libLogWriter) Write(p []byte) (int, error) {
-	line := strings.TrimSpace(string(p))
-	switch {
-	case strings.Contains(line, "empty secret returned"):
-		return len(p), nil
-	case strings.Contains(line, "packet validation failed"), strings.Contains(line, "unable to parse packet"):
-		w.s.count(evMalformed)
-	}
-	if n, ok := w.s.libLimit.allow(); ok {
-		w.s.log.Warn("radiussrv: library", "detail", line, "suppressed", n)
-	}
-	return len(p), nil
-}
-
-// drainConn is handed to the library's Serve so that its Shutdown only
-// stops reading: Close sets a flag and a past read deadline, the real
-// socket stays open for in-flight replies and Serve closes it last.
-type drainConn struct {
-	net.PacketConn
-	closed  atomic.Bool
-	onClose func()
-}
-
-func (c *drainConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	if c.closed.Load() {
-		return 0, nil, net.ErrClosed
-	}
-	n, addr, err := c.PacketConn.ReadFrom(b)
-	if err != nil && c.closed.Load() {
-		return 0, nil, net.ErrClosed
-	}
-	return n, addr, err
-}
-
-func (c *drainConn) Close() error {
-	if !c.closed.CompareAndSwap(false, true) {
-		return nil
-	}
-	err := c.PacketConn.SetReadDeadline(time.Now())
-	c.onClose()
-	return err
 }

@@ -51,11 +51,12 @@ func cmdSeed(ctx context.Context, args []string, stdout io.Writer, open Opener) 
 	fs.StringVar(&o.File, "file", "", "users file to write (mode 0600; it holds the secrets)")
 	fs.StringVar(&o.Prefix, "prefix", "bench", "user name prefix")
 	fs.StringVar(&o.Level, "level", "web-otp", "security level of the users")
+	fs.BoolVar(&o.SharedPassword, "shared-password", false, "one account password for all users, hashed once (fast seeding of many users)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.Users < 1 || o.File == "" {
-		return usagef("usage: otpgate bench seed --users N --file FILE [--prefix P] [--level L]")
+		return usagef("usage: otpgate bench seed --users N --file FILE [--prefix P] [--level L] [--shared-password]")
 	}
 	target, closer, err := open()
 	if err != nil {

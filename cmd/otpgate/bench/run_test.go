@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,12 @@ type fixture struct {
 
 // newFixture seeds n users into a fresh store.
 func newFixture(t *testing.T, n int) *fixture {
+	t.Helper()
+	return newFixtureWith(t, SeedOptions{Users: n})
+}
+
+// newFixtureWith seeds users into a fresh store with o (File is set).
+func newFixtureWith(t *testing.T, o SeedOptions) *fixture {
 	t.Helper()
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
@@ -65,7 +72,8 @@ func newFixture(t *testing.T, n int) *fixture {
 		t.Fatal(err)
 	}
 	target := SeedTarget{Store: st, Manager: f.manager, PINLength: 4}
-	if err := Seed(t.Context(), target, SeedOptions{Users: n, File: f.file}); err != nil {
+	o.File = f.file
+	if err := Seed(t.Context(), target, o); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -174,6 +182,33 @@ func TestRunAcceptsPasswordsForAPasswordService(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 4)
 	f.run(Options{Proto: ProtoLDAP, Addr: f.ldap("imap"), Mode: ModePassword}, 20)
+}
+
+func TestSeedWithASharedPasswordHashesItOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, SeedOptions{Users: 5, SharedPassword: true})
+	users, err := ReadUsers(f.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes []string
+	for _, u := range users {
+		su, err := f.store.UserByName(t.Context(), u.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, su.PasswordHash)
+		if u.Password != users[0].Password || u.PIN == users[0].PIN && u.Name != users[0].Name {
+			t.Errorf("%s: password shared %v, PIN shared %v; want the password only", u.Name,
+				u.Password == users[0].Password, u.PIN == users[0].PIN)
+		}
+	}
+	if len(users) != 5 || len(slices.Compact(hashes)) != 1 {
+		t.Fatalf("%d users, %d distinct hashes; want 5 users and one hash", len(users), len(slices.Compact(hashes)))
+	}
+	// Every user logs in with the password and with PIN + OTP.
+	f.run(Options{Proto: ProtoLDAP, Addr: f.ldap("imap"), Mode: ModePassword}, 10)
+	f.run(Options{Proto: ProtoRADIUS, Addr: f.radius()}, 10)
 }
 
 func TestRunCountsRejectsAndTimeouts(t *testing.T) {

@@ -168,28 +168,43 @@ func (s *Server) count(ev event) {
 // closed by someone else) is returned after the same drain. Serve always
 // closes pc.
 //
-// One goroutine reads and hands each datagram to one of MaxInFlight
-// long-lived workers; when none is free the datagram is dropped and
-// counted. Long-lived workers keep their grown stacks: a goroutine per
-// datagram spent about a tenth of the server's CPU growing and copying
-// stacks (SQLite's call depth) in a profile of integration/bench.
+// One goroutine reads and hands each datagram to a long-lived worker,
+// started when none is idle; when MaxInFlight requests are in flight
+// already the datagram is dropped and counted. Long-lived workers keep
+// their grown stacks: a goroutine per datagram spent about a tenth of the
+// server's CPU growing and copying stacks (SQLite's call depth) in a
+// profile of integration/bench.
 func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
-	// A datagram is only queued after taking a place in s.sem, so the
-	// send on work never blocks.
-	work := make(chan datagram, s.cfg.MaxInFlight)
+	// A datagram that took a place in s.sem goes to an idle worker (the
+	// send on the unbuffered work succeeds only then) or to a new one. A
+	// socket has at most MaxInFlight workers; with all of them started, a
+	// place in s.sem means one has finished its request and is about to
+	// take the next, so the send waits for it. Only the reader calls
+	// dispatch.
+	work := make(chan datagram)
 	var workers sync.WaitGroup
-	for range s.cfg.MaxInFlight {
-		workers.Go(func() {
-			for d := range work {
-				s.serveDatagram(pc, d)
-				<-s.sem
-			}
-		})
+	started := 0
+	dispatch := func(d datagram) {
+		if started == s.cfg.MaxInFlight {
+			work <- d
+			return
+		}
+		select {
+		case work <- d:
+		default:
+			started++
+			workers.Go(func() {
+				for ok := true; ok; d, ok = <-work {
+					s.serveDatagram(pc, d)
+					<-s.sem
+				}
+			})
+		}
 	}
 	stop := context.AfterFunc(ctx, func() {
 		_ = pc.SetReadDeadline(time.Now()) // wakes the reader
 	})
-	err := s.readLoop(ctx, pc, work)
+	err := s.readLoop(ctx, pc, dispatch)
 	stop()
 	s.count(evSocketClosed) // reading has stopped
 	close(work)
@@ -224,10 +239,11 @@ type datagram struct {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 // readLoop reads datagrams, admits them (so that junk, unknown clients and
-// forged packets never take a worker) and hands each to a worker, until
+// forged packets never take a worker) and dispatches each that gets a
+// place among the MaxInFlight, until
 // ctx is cancelled (it returns nil) or a read fails for another reason
 // (it returns the error).
-func (s *Server) readLoop(ctx context.Context, pc net.PacketConn, work chan<- datagram) error {
+func (s *Server) readLoop(ctx context.Context, pc net.PacketConn, dispatch func(datagram)) error {
 	udp, _ := pc.(*net.UDPConn)
 	for {
 		bp := bufPool.Get().(*[]byte)
@@ -269,7 +285,7 @@ func (s *Server) readLoop(ctx context.Context, pc net.PacketConn, work chan<- da
 		}
 		select {
 		case s.sem <- struct{}{}:
-			work <- datagram{buf: bp, client: c, pkt: pkt, src: src}
+			dispatch(datagram{buf: bp, client: c, pkt: pkt, src: src})
 		default:
 			bufPool.Put(bp)
 			s.count(evOverload)

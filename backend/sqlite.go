@@ -38,6 +38,9 @@ type SQLiteOptions struct {
 	Sealer Sealer
 	// Now stamps created_at and updated_at. nil means time.Now.
 	Now func() time.Time
+	// LoginCache is how many users (with their tokens) the login cache
+	// keeps: 0 means DefaultLoginCache, a negative number no cache.
+	LoginCache int
 }
 
 // SQLite is the embedded store: one database file in WAL mode, safe for
@@ -45,6 +48,8 @@ type SQLiteOptions struct {
 type SQLite struct {
 	sqlStore
 	sealer Sealer
+	path   string
+	cache  *loginCache // nil: no login cache
 }
 
 // OpenSQLite opens (creating when absent) the database at opts.Path with
@@ -94,8 +99,14 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer}
+	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer, path: opts.Path}
 	s.uninterruptible = true
+	switch {
+	case opts.LoginCache == 0:
+		s.cache = newLoginCache(DefaultLoginCache)
+	case opts.LoginCache > 0:
+		s.cache = newLoginCache(opts.LoginCache)
+	}
 	s.mustMatch, s.writeRepeatable, s.tokenScan = s.execMustMatch, s.execOne, s.tokenScanner
 	return s, nil
 }

@@ -125,8 +125,8 @@ func createTokenErr(t verify.Token, err error) error {
 // the whole uint64 range. matched = 2^64-1 has no successor and is refused
 // with an error (storing a wrapped 0 would reopen every counter).
 func (s *SQLite) AdvanceCounter(ctx context.Context, tokenID int64, matched uint64, now time.Time) (bool, error) {
-	if matched == math.MaxUint64 {
-		return false, fmt.Errorf("advance counter of token %d: counter exhausted", tokenID)
+	if err := checkCounter(tokenID, matched); err != nil {
+		return false, err
 	}
 	n, err := s.execOne(ctx, qAdvanceCounter, encodeCounter(matched+1), unixTime(now),
 		tokenID, encodeCounter(matched))
@@ -134,4 +134,13 @@ func (s *SQLite) AdvanceCounter(ctx context.Context, tokenID int64, matched uint
 		return false, fmt.Errorf("advance counter of token %d: %w", tokenID, err)
 	}
 	return n == 1, nil
+}
+
+// checkCounter refuses to advance past the last counter: matched =
+// 2^64-1 has no successor (storing a wrapped 0 would reopen every code).
+func checkCounter(tokenID int64, matched uint64) error {
+	if matched == math.MaxUint64 {
+		return fmt.Errorf("advance counter of token %d: counter exhausted", tokenID)
+	}
+	return nil
 }

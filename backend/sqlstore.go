@@ -60,6 +60,9 @@ var hotQueries = map[string]bool{
 	qUserByName: true, qTokensByUser: true, qUserWithTokens: true, qAdvanceCounter: true, qAdvanceStep: true,
 	qClaimOTP: true, qTokenByPublicID: true, qActivate: true, qRecordFailure: true,
 	qResetFailures: true,
+	// SQLite's login cache (sqlite_cache.go)
+	qUserWithTokensVersion: true, qUserByNameVersion: true, qAdvanceCounterAtVers: true,
+	qAdvanceStepAtVers: true,
 }
 
 // nowUnix is the store clock in stored form.

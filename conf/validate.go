@@ -112,6 +112,7 @@ func (ch *checker) store(s Store) {
 		ch.nonEmpty(toml.Key{"store", "path"}, s.Path)
 	}
 	ch.durRange(toml.Key{"store", "timeout"}, s.Timeout, 10*time.Millisecond, time.Minute)
+	ch.intRange(toml.Key{"store", "login_cache"}, int64(s.LoginCache), 0, 10_000_000)
 }
 
 func (ch *checker) services(services map[string]Service) {

@@ -58,6 +58,8 @@ type Options struct {
 // Engine decides authentication requests. It is safe for concurrent use.
 type Engine struct {
 	store    Store
+	cache    CachingStore // the store, when it is one; nil otherwise
+	storeObs func(op string, d time.Duration, err error)
 	creds    Credentials
 	policy   Policy
 	tokens   TokenOptions
@@ -95,8 +97,10 @@ func New(opts Options) (*Engine, error) {
 		audit: opts.Audit, log: opts.Log, now: opts.Now, remote: opts.Remote, observe: opts.Observe,
 		throttle: newSourceThrottle(opts.BruteForce.SourceMaxFail, opts.BruteForce.SourceWindow, opts.BruteForce.SourceExempt),
 	}
+	e.cache, _ = opts.Store.(CachingStore)
 	if opts.StoreObserver != nil {
 		e.store = observedStore{Store: e.store, observe: opts.StoreObserver}
+		e.storeObs = opts.StoreObserver
 	}
 	if err := e.makeDummy(opts.Rand); err != nil {
 		return nil, err
@@ -175,8 +179,7 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 
-	u, toks, err := e.store.UserWithTokens(ctx, req.User)
-	u.tokens = &toks
+	u, cached, err := e.loadUser(ctx, req.User)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		e.spendDummy(e.policy.mode(LevelOff, class), req.Password)
@@ -186,18 +189,97 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 		e.log.Error("verify: user lookup failed", "user", req.User, "err", err)
 		return Decision{Outcome: Unavailable, Reason: ReasonStoreError}
 	}
-	if e.lockedOut(u, start) {
-		e.throttle.fail(req.Client, start)
+	dec = e.decideUser(ctx, &u, class, req, start)
+	if cached && !u.confirmed {
+		dec = e.confirm(ctx, &u, class, req, start, dec)
+	}
+	e.settle(ctx, &u, req, dec, start)
+	return dec
+}
+
+// loadUser reads the user with their tokens, from the store's cache when it
+// has one (cached reports that).
+func (e *Engine) loadUser(ctx context.Context, name string) (u User, cached bool, err error) {
+	var toks []Token
+	if e.cache != nil {
+		start := time.Now()
+		u, toks, cached, err = e.cache.CachedUserWithTokens(ctx, name)
+		if !cached {
+			e.observeStore("user_with_tokens", start, err)
+		}
+	} else {
+		u, toks, err = e.store.UserWithTokens(ctx, name)
+	}
+	u.tokens = &toks
+	return u, cached, err
+}
+
+// confirm checks a decision made on a cached read that no versioned write
+// confirmed: against a fresh read it stands if the user, their tokens and
+// the tokens' replay state are unchanged, and is made again on the fresh
+// read otherwise (then *u is the fresh user).
+func (e *Engine) confirm(ctx context.Context, u *User, class string, req Request, now time.Time, dec Decision) Decision {
+	fresh, toks, err := e.store.UserWithTokens(ctx, req.User)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Decision{Outcome: Reject, Reason: ReasonUnknownUser}
+	case err != nil:
+		e.log.Error("verify: user lookup failed", "user", req.User, "err", err)
+		return Decision{Outcome: Unavailable, Reason: ReasonStoreError}
+	}
+	fresh.tokens = &toks
+	if sameLogin(u, &fresh) {
+		return dec
+	}
+	*u = fresh
+	return e.decideUser(ctx, u, class, req, now)
+}
+
+// sameLogin reports whether a and b hold the same version of the user and
+// the same tokens in the same replay state.
+func sameLogin(a, b *User) bool {
+	if a.ID != b.ID || a.Version != b.Version || (a.tokens == nil) != (b.tokens == nil) {
+		return false
+	}
+	if a.tokens == nil {
+		return true
+	}
+	at, bt := *a.tokens, *b.tokens
+	if len(at) != len(bt) {
+		return false
+	}
+	for i := range at {
+		if at[i].ID != bt[i].ID || at[i].NextCounter != bt[i].NextCounter || at[i].LastStep != bt[i].LastStep {
+			return false
+		}
+	}
+	return true
+}
+
+// decideUser decides the request for the user read: back-off, then the
+// check the policy's mode asks for.
+func (e *Engine) decideUser(ctx context.Context, u *User, class string, req Request, now time.Time) Decision {
+	if e.lockedOut(*u, now) {
 		return Decision{Outcome: Reject, Reason: ReasonLocked}
 	}
 	mode := e.policy.mode(u.Level, class)
 	if !e.policy.HasLevel(u.Level) {
 		e.log.Warn("verify: user has a level the policy lacks", "user", u.Name, "level", u.Level)
 	}
-	dec = e.decide(ctx, &u, mode, req, start)
+	dec := e.decide(ctx, u, mode, req, now)
 	dec.Mode = mode
-	e.settle(ctx, &u, req, dec, start)
 	return dec
+}
+
+// observeStore reports a store call made outside the observed Store.
+func (e *Engine) observeStore(op string, start time.Time, err error) {
+	if e.storeObs == nil {
+		return
+	}
+	if isNotFound(err) {
+		err = nil
+	}
+	e.storeObs(op, time.Since(start), err)
 }
 
 // decide runs the check that mode asks for.

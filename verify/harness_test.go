@@ -43,6 +43,7 @@ type fixture struct {
 	manager *manage.Manager
 	audit   *lockedBuffer
 	logs    *lockedBuffer
+	dbPath  string // the SQLite file; "" on MariaDB
 }
 
 // cheapArgon2 keeps tests fast; production parameters come from config.
@@ -74,12 +75,16 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	clk := verifytest.NewClock(verifytest.Start)
-	var st testStore
+	var (
+		st     testStore
+		dbPath string
+	)
 	if o.mysql {
 		st, err = openMariaDB(t, kr, clk.Now)
 	} else {
+		dbPath = filepath.Join(t.TempDir(), "otpgate.db")
 		st, err = backend.OpenSQLite(context.Background(), backend.SQLiteOptions{
-			Path: filepath.Join(t.TempDir(), "otpgate.db"), Sealer: kr, Now: clk.Now})
+			Path: dbPath, Sealer: kr, Now: clk.Now})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +93,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, clock: clk, store: st, keyring: kr, audit: &lockedBuffer{}, logs: &lockedBuffer{}}
+	f := &fixture{t: t, clock: clk, store: st, keyring: kr, audit: &lockedBuffer{}, logs: &lockedBuffer{}, dbPath: dbPath}
 	if o.tokens == (verify.TokenOptions{}) {
 		o.tokens = verify.TokenOptions{TOTPSkew: 1, MOTPSkew: 180 * time.Second}
 	}

@@ -56,3 +56,27 @@ type Credentials interface {
 	// constant time. A nil or malformed stored value never matches.
 	CheckPIN(stored []byte, pin Secret) bool
 }
+
+// CachingStore is a Store that can answer a login's read from memory
+// (backend's SQLite store). Its UserWithTokens reads the database (and
+// refreshes the memory); CachedUserWithTokens may answer from memory, and
+// says so. Every change of a user or of their tokens that can change a
+// decision, by any process, raises the user's Version; replay state is
+// not versioned, the conditional writes guard it.
+//
+// The engine trusts an answer from memory only through the versioned
+// writes: an OTP consumed with AdvanceCounterAt or AdvanceStepAt at the
+// Version read proves that what was read was current. Any other decision
+// made on an answer from memory is checked against a fresh read and made
+// again when the two differ.
+type CachingStore interface {
+	Store
+	// CachedUserWithTokens is UserWithTokens, from memory when cached.
+	CachedUserWithTokens(ctx context.Context, name string) (u User, toks []Token, cached bool, err error)
+	// AdvanceCounterAt is AdvanceCounter that also requires the token's
+	// user to be at version, in the same statement.
+	AdvanceCounterAt(ctx context.Context, tokenID, version int64, matched uint64, now time.Time) (bool, error)
+	// AdvanceStepAt is AdvanceStep that also requires the token's user to
+	// be at version, in the same statement.
+	AdvanceStepAt(ctx context.Context, tokenID, version, step int64, now time.Time) (bool, error)
+}

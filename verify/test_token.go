@@ -44,7 +44,7 @@ func (e *Engine) TestToken(ctx context.Context, tr TokenRequest, code Secret) (d
 	if !ok {
 		return dec
 	}
-	if dec = e.consume(ctx, m, start); dec.Outcome != Accept || !tok.Pending {
+	if dec = e.consume(ctx, nil, m, start); dec.Outcome != Accept || !tok.Pending {
 		return dec
 	}
 	if err := e.store.ActivateToken(ctx, tok.ID); err != nil {
@@ -80,7 +80,7 @@ func (e *Engine) Resync(ctx context.Context, tr TokenRequest, first, second Secr
 	if !ok {
 		return dec
 	}
-	return e.consume(ctx, match{token: &tok, counter: c}, start)
+	return e.consume(ctx, nil, match{token: &tok, counter: c}, start)
 }
 
 // findToken loads the user's token by serial.

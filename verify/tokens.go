@@ -86,7 +86,7 @@ func (e *Engine) checkPINOTP(ctx context.Context, u *User, pw Secret, now time.T
 	case !found:
 		return Decision{Outcome: Reject, Reason: ReasonBadOTP}
 	}
-	return e.consume(ctx, m, now)
+	return e.consume(ctx, u, m, now)
 }
 
 // checkPasswordOTP: the OTP is a suffix whose length fits one of the user's
@@ -113,7 +113,7 @@ func (e *Engine) checkPasswordOTP(ctx context.Context, u *User, pw Secret, chall
 		// fitting suffix may still be the wrong split: try the next one.
 		codeMatched = true
 		if e.creds.CheckPassword(u.PasswordHash, Secret(s[:len(s)-n])) {
-			return e.consume(ctx, m, now)
+			return e.consume(ctx, u, m, now)
 		}
 	}
 	if codeMatched {
@@ -158,7 +158,7 @@ func (e *Engine) checkOTPOnly(ctx context.Context, u *User, code Secret, now tim
 	if !found {
 		return Decision{Outcome: Reject, Reason: ReasonBadOTP}
 	}
-	return e.consume(ctx, m, now)
+	return e.consume(ctx, u, m, now)
 }
 
 // otpLengths returns the distinct OTP lengths of toks, ascending.
@@ -279,7 +279,7 @@ func stepMatch(t *Token, step int64, r otp.StepResult) (match, bool) {
 
 // consume advances the token's replay state with a conditional update; only
 // the request whose update changed the row may accept.
-func (e *Engine) consume(ctx context.Context, m match, now time.Time) Decision {
+func (e *Engine) consume(ctx context.Context, u *User, m match, now time.Time) Decision {
 	serial := m.token.Serial
 	if m.replay {
 		return Decision{Outcome: Reject, Reason: ReasonReplay, TokenSerial: serial}
@@ -287,15 +287,7 @@ func (e *Engine) consume(ctx context.Context, m match, now time.Time) Decision {
 	if m.remote {
 		return e.consumeRemote(ctx, m, now)
 	}
-	var (
-		won bool
-		err error
-	)
-	if m.token.Type == TypeHOTP {
-		won, err = e.store.AdvanceCounter(ctx, m.token.ID, m.counter, now)
-	} else {
-		won, err = e.store.AdvanceStep(ctx, m.token.ID, m.step, now)
-	}
+	won, err := e.advance(ctx, u, m, now)
 	switch {
 	case err != nil:
 		// The update may have committed after a timeout: never accept on doubt.
@@ -305,4 +297,27 @@ func (e *Engine) consume(ctx context.Context, m match, now time.Time) Decision {
 		return Decision{Outcome: Reject, Reason: ReasonReplay, TokenSerial: serial}
 	}
 	return Decision{Outcome: Accept, Reason: ReasonOK, TokenSerial: serial}
+}
+
+// advance writes the replay state of the matched token. For a user read
+// from a CachingStore the write also requires the user's version as read,
+// and marks u confirmed when it succeeds. A nil u (a token read on its
+// own, fresh) gets the plain write.
+func (e *Engine) advance(ctx context.Context, u *User, m match, now time.Time) (won bool, err error) {
+	if e.cache == nil || u == nil {
+		if m.token.Type == TypeHOTP {
+			return e.store.AdvanceCounter(ctx, m.token.ID, m.counter, now)
+		}
+		return e.store.AdvanceStep(ctx, m.token.ID, m.step, now)
+	}
+	start := time.Now()
+	if m.token.Type == TypeHOTP {
+		won, err = e.cache.AdvanceCounterAt(ctx, m.token.ID, u.Version, m.counter, now)
+		e.observeStore("advance_counter", start, err)
+	} else {
+		won, err = e.cache.AdvanceStepAt(ctx, m.token.ID, u.Version, m.step, now)
+		e.observeStore("advance_step", start, err)
+	}
+	u.confirmed = won
+	return won, err
 }

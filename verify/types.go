@@ -161,10 +161,16 @@ type User struct {
 	LastFailure  time.Time // time of the latest counted failure
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Version is the store's change counter of the user and their tokens
+	// as read (see CachingStore); 0 from a store that keeps none.
+	Version int64
 
 	// tokens are the user's tokens when the engine read them together
 	// with the user (Store.UserWithTokens); nil means not read.
 	tokens *[]Token
+	// confirmed: a versioned write (CachingStore) consumed an OTP at
+	// Version, so what was read was current.
+	confirmed bool
 }
 
 // Token is a stored token with its secret already unsealed by the store.

@@ -142,7 +142,7 @@ func (e *Engine) CheckYubiKeyOTP(ctx context.Context, code string, client string
 	if !ok {
 		return YubiKeyBadOTP
 	}
-	switch dec := e.consume(ctx, m, start); {
+	switch dec := e.consume(ctx, nil, m, start); {
 	case dec.Outcome == Accept:
 		return YubiKeyOK
 	case dec.Reason == ReasonReplay:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -108,7 +109,8 @@ func (a *app) openStore(e *env, cfg *conf.Config) error {
 	if cfg.Store.Driver == "mysql" {
 		a.store, err = openMySQL(e.ctx, cfg.Store, a.keyring, a.log)
 	} else {
-		a.store, err = backend.OpenSQLite(e.ctx, backend.SQLiteOptions{Path: cfg.Store.Path, Sealer: a.keyring})
+		a.store, err = backend.OpenSQLite(e.ctx, backend.SQLiteOptions{Path: cfg.Store.Path, Sealer: a.keyring,
+			LoginCache: cmp.Or(cfg.Store.LoginCache, -1)})
 	}
 	if err != nil {
 		return err

@@ -19,6 +19,10 @@
 #   FR_PORT, SLAPD_PORT, OG_RADIUS_PORT, OG_LDAP_PORT,
 #   OG_PW_RADIUS_PORT, OG_PW_LDAP_PORT   [18120 13890 18121 13891 18122 13892]
 #   KEEP         1: keep the temporary directory (it holds the users' secrets)
+#   MYSQL        1: also measure otpgate on a MySQL/MariaDB store [0]; it
+#                creates and drops the database otpgate_bench_PID as
+#                MYSQL_USER [root] (no password) at MYSQL_HOST:MYSQL_PORT
+#                [127.0.0.1:3306]; port OG_MY_RADIUS_PORT [18123]
 set -euo pipefail
 
 USERS=${USERS:-1000}
@@ -32,6 +36,13 @@ OG_RADIUS_PORT=${OG_RADIUS_PORT:-18121}
 OG_LDAP_PORT=${OG_LDAP_PORT:-13891}
 OG_PW_RADIUS_PORT=${OG_PW_RADIUS_PORT:-18122}
 OG_PW_LDAP_PORT=${OG_PW_LDAP_PORT:-13892}
+OG_MY_RADIUS_PORT=${OG_MY_RADIUS_PORT:-18123}
+OG_MY_LDAP_PORT=${OG_MY_LDAP_PORT:-13893}
+MYSQL=${MYSQL:-0}
+MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
+MYSQL_PORT=${MYSQL_PORT:-3306}
+MYSQL_USER=${MYSQL_USER:-root}
+MYSQL_DB=otpgate_bench_$$
 SECRET=testing123 # loopback-only throw-away shared secret
 BASE="dc=example,dc=org"
 PEOPLE="ou=people,$BASE"
@@ -53,6 +64,9 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	if [[ $MYSQL == 1 ]]; then
+		mysql -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -e "DROP DATABASE IF EXISTS $MYSQL_DB" 2>/dev/null || true
+	fi
 	if [[ ${KEEP:-0} == 1 ]]; then
 		log "kept $WORK (it holds the benchmark users' secrets)"
 	else
@@ -83,8 +97,8 @@ install_packages() {
 build_otpgate() {
 	if [[ -z ${OTPGATE:-} ]]; then
 		log "building otpgate"
-		(cd "$REPO" && timeout 600 go build -o "$WORK/otpgate" ./cmd/otpgate)
-		OTPGATE=$WORK/otpgate
+		(cd "$REPO" && mkdir -p "$WORK/bin" && timeout 600 go build -o "$WORK/bin/otpgate" ./cmd/otpgate)
+		OTPGATE=$WORK/bin/otpgate
 	fi
 	local out
 	out=$("$OTPGATE" bench 2>&1 || true)
@@ -133,12 +147,13 @@ wait_accept() {
 	return 1
 }
 
-start_otpgate() { # DIR RADIUS_PORT LDAP_PORT SERVICE
-	local dir=$1
+start_otpgate() { # DIR RADIUS_PORT LDAP_PORT SERVICE [STORE_TOML]
+	local dir=$1 store=${5:-}
+	[[ -n $store ]] || store='path = "otpgate.db"'
 	cat >"$dir/otpgate.toml" <<-EOF
 		key_file = "otpgate.key"
 		[store]
-		path = "otpgate.db"
+		$store
 		[log]
 		audit = "stdout"
 		[radius]
@@ -182,6 +197,33 @@ run_otpgate() {
 	f+=(--mode password)
 	bench otpgate-radius-password "$OG_PID" radius --addr "127.0.0.1:$OG_PW_RADIUS_PORT" "${f[@]}"
 	bench otpgate-ldap-password-persistent "$OG_PID" ldap --addr "127.0.0.1:$OG_PW_LDAP_PORT" "${f[@]}"
+	stop "$OG_PID"
+}
+
+# run_mysql: otpgate on a fresh MySQL/MariaDB database, PIN+HOTP. The
+# users share one account password (hashed once; only the PIN and OTP are
+# checked here), so seeding takes seconds.
+run_mysql() {
+	local dir=$WORK/otpgate-mysql
+	mkdir -p "$dir"
+	mysql -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -e "CREATE DATABASE $MYSQL_DB" ||
+		{ log "cannot create database $MYSQL_DB"; return 1; }
+	local store
+	store=$(printf 'driver = "mysql"\nhost = "%s"\nport = %s\nuser = "%s"\ndatabase = "%s"' \
+		"$MYSQL_HOST" "$MYSQL_PORT" "$MYSQL_USER" "$MYSQL_DB")
+	cat >"$dir/otpgate.toml" <<-EOF
+		key_file = "otpgate.key"
+		[store]
+		$store
+	EOF
+	log "seeding $USERS otpgate users in MySQL database $MYSQL_DB"
+	(cd "$dir" && timeout 900 "$OTPGATE" bench seed --users "$USERS" --shared-password \
+		--file "$dir/users.csv" >"$dir/seed.log" 2>&1) || { log "seed failed: $(tail -3 "$dir/seed.log")"; return 1; }
+	start_otpgate "$dir" "$OG_MY_RADIUS_PORT" "$OG_MY_LDAP_PORT" webmail "$store"
+	local f=(--file "$dir/users.csv")
+	wait_accept radius --addr "127.0.0.1:$OG_MY_RADIUS_PORT" "${f[@]}" || { log "otpgate on MySQL does not accept"; return 1; }
+	bench otpgate-mysql-radius-pinotp "$OG_PID" radius --addr "127.0.0.1:$OG_MY_RADIUS_PORT" "${f[@]}"
+	bench otpgate-mysql-ldap-pinotp-persistent "$OG_PID" ldap --addr "127.0.0.1:$OG_MY_LDAP_PORT" "${f[@]}"
 	stop "$OG_PID"
 }
 
@@ -243,8 +285,9 @@ summary() {
 	echo "| run | req/s | p50 | p99 | accepts | rejects | errors | timeouts | server CPU/req | generator CPU/req |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	local name r
-	for name in otpgate-radius-pinotp freeradius-radius-password otpgate-radius-password \
-		otpgate-ldap-pinotp-persistent slapd-ldap-password-persistent otpgate-ldap-password-persistent \
+	for name in otpgate-radius-pinotp freeradius-radius-password otpgate-mysql-radius-pinotp otpgate-radius-password \
+		otpgate-ldap-pinotp-persistent slapd-ldap-password-persistent otpgate-mysql-ldap-pinotp-persistent \
+		otpgate-ldap-password-persistent \
 		otpgate-ldap-pinotp-newconn slapd-ldap-password-newconn; do
 		r=$WORK/results/$name.txt
 		[[ -f $r ]] || continue
@@ -265,6 +308,9 @@ main() {
 	local have_others=1
 	install_packages || have_others=0
 	run_otpgate
+	if [[ $MYSQL == 1 ]]; then
+		run_mysql || log "MySQL measurement skipped"
+	fi
 	if ((have_others)); then
 		run_freeradius || log "FreeRADIUS measurement skipped"
 		run_slapd || log "slapd measurement skipped"

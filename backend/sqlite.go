@@ -50,6 +50,8 @@ type SQLite struct {
 	sealer Sealer
 	path   string
 	cache  *loginCache // nil: no login cache
+	// commits runs the versioned replay-state writes (sqlite_commit.go).
+	commits *groupCommitter
 }
 
 // OpenSQLite opens (creating when absent) the database at opts.Path with
@@ -101,6 +103,7 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	}
 	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer, path: opts.Path}
 	s.uninterruptible = true
+	s.commits = newGroupCommitter(s)
 	switch {
 	case opts.LoginCache == 0:
 		s.cache = newLoginCache(DefaultLoginCache)
@@ -180,6 +183,7 @@ func escapeURIPath(p string) string {
 // Close closes the prepared statements and the database. The store must not
 // be used afterwards.
 func (s *SQLite) Close() error {
+	s.commits.shutdown()
 	s.closeStatements()
 	err := errors.Join(s.hot.Close(), s.db.Close())
 	if err != nil {

@@ -228,12 +228,12 @@ func (s *SQLite) readUserWithTokens(ctx context.Context, name string) (verify.Us
 }
 
 // AdvanceCounterAt is AdvanceCounter that also requires the token's user to
-// be at version, in the same UPDATE.
+// be at version, in the same UPDATE, run by the group committer.
 func (s *SQLite) AdvanceCounterAt(ctx context.Context, tokenID, version int64, matched uint64, now time.Time) (bool, error) {
 	if err := checkCounter(tokenID, matched); err != nil {
 		return false, err
 	}
-	n, err := s.execOne(ctx, qAdvanceCounterAtVers, encodeCounter(matched+1), unixTime(now),
+	n, err := s.commits.exec(ctx, qAdvanceCounterAtVers, encodeCounter(matched+1), unixTime(now),
 		tokenID, encodeCounter(matched), version)
 	if err != nil {
 		return false, fmt.Errorf("advance counter of token %d: %w", tokenID, err)
@@ -245,9 +245,9 @@ func (s *SQLite) AdvanceCounterAt(ctx context.Context, tokenID, version int64, m
 }
 
 // AdvanceStepAt is AdvanceStep that also requires the token's user to be at
-// version, in the same UPDATE.
+// version, in the same UPDATE, run by the group committer.
 func (s *SQLite) AdvanceStepAt(ctx context.Context, tokenID, version, step int64, now time.Time) (bool, error) {
-	n, err := s.execOne(ctx, qAdvanceStepAtVers, step, unixTime(now), tokenID, step, version)
+	n, err := s.commits.exec(ctx, qAdvanceStepAtVers, step, unixTime(now), tokenID, step, version)
 	if err != nil {
 		return false, fmt.Errorf("advance step of token %d: %w", tokenID, err)
 	}

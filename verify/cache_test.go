@@ -177,3 +177,21 @@ func TestCachedLoginRefusesAReplayOfAStepUsedElsewhere(t *testing.T) {
 	}
 	want(t, f.verify("alice", "ab12"+totpAt(t, f.clock.Now().Unix()), "webmail"), verify.Reject, verify.ReasonReplay)
 }
+
+// The store deadline is per call: a password check slower than the whole
+// deadline (argon2id queued on a busy host) must not make the store calls
+// after it fail. Before, the deadline covered the request, so the failure
+// of a wrong password went unrecorded (no back-off for an attacker who
+// keeps the CPUs busy) and a cached password login came out unavailable.
+func TestSlowPasswordCheckKeepsTheStoreCallsAfterIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{storeTimeout: 20 * time.Millisecond, slowCheck: 60 * time.Millisecond})
+	f.user("bob", "pw", "", verify.LevelOff)
+	want(t, f.verify("bob", "pw", "imap"), verify.Accept, verify.ReasonOK)
+	want(t, f.verify("bob", "pw", "imap"), verify.Accept, verify.ReasonOK) // from the cache, confirmed after the check
+	want(t, f.verify("bob", "wrong", "imap"), verify.Reject, verify.ReasonBadPassword)
+	u, err := f.store.UserByName(context.Background(), "bob")
+	if err != nil || u.FailCount != 1 {
+		t.Fatalf("fail count %d, %v; want the failure recorded", u.FailCount, err)
+	}
+}

@@ -42,7 +42,7 @@ type Options struct {
 	Policy       Policy
 	Tokens       TokenOptions
 	BruteForce   BruteForceOptions
-	StoreTimeout time.Duration   // deadline of one request's store work (default 2s)
+	StoreTimeout time.Duration   // deadline of each store call (default 2s)
 	Remote       RemoteValidator // validation servers for yubicloud tokens; nil = none
 	// Observe, when set, sees every audited decision (for metrics).
 	Observe func(op string, proto Protocol, service string, dec Decision, latency time.Duration)
@@ -58,13 +58,12 @@ type Options struct {
 // Engine decides authentication requests. It is safe for concurrent use.
 type Engine struct {
 	store    Store
-	cache    CachingStore // the store, when it is one; nil otherwise
+	cache    cacheOps // the store, when it is a CachingStore; nil otherwise
 	storeObs func(op string, d time.Duration, err error)
 	creds    Credentials
 	policy   Policy
 	tokens   TokenOptions
 	brute    BruteForceOptions
-	timeout  time.Duration
 	audit    *slog.Logger
 	log      *slog.Logger
 	now      func() time.Time
@@ -93,11 +92,14 @@ func New(opts Options) (*Engine, error) {
 	fillDefaults(&opts)
 	e := &Engine{
 		store: opts.Store, creds: opts.Credentials, policy: opts.Policy,
-		tokens: opts.Tokens, brute: opts.BruteForce, timeout: opts.StoreTimeout,
+		tokens: opts.Tokens, brute: opts.BruteForce,
 		audit: opts.Audit, log: opts.Log, now: opts.Now, remote: opts.Remote, observe: opts.Observe,
 		throttle: newSourceThrottle(opts.BruteForce.SourceMaxFail, opts.BruteForce.SourceWindow, opts.BruteForce.SourceExempt),
 	}
-	e.cache, _ = opts.Store.(CachingStore)
+	if cs, ok := opts.Store.(CachingStore); ok {
+		e.cache = deadlineCache{c: cs, timeout: opts.StoreTimeout}
+	}
+	e.store = deadlineStore{Store: e.store, timeout: opts.StoreTimeout}
 	if opts.StoreObserver != nil {
 		e.store = observedStore{Store: e.store, observe: opts.StoreObserver}
 		e.storeObs = opts.StoreObserver
@@ -176,9 +178,6 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 	if e.throttle.blocked(req.Client, start) {
 		return Decision{Outcome: Reject, Reason: ReasonThrottled}
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-
 	u, cached, err := e.loadUser(ctx, req.User)
 	switch {
 	case errors.Is(err, ErrNotFound):

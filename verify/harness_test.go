@@ -55,6 +55,21 @@ type fixtureOptions struct {
 	policy *verify.Policy
 	mysql  bool // MariaDB (a fresh database) instead of SQLite
 	remote verify.RemoteValidator
+	// storeTimeout is the engine's StoreTimeout (default 2s); slowCheck
+	// makes every password check take that long.
+	storeTimeout, slowCheck time.Duration
+}
+
+// slowCredentials is a Credentials whose password checks take delay, like
+// argon2id hashes queued behind others on a loaded host.
+type slowCredentials struct {
+	verify.Credentials
+	delay time.Duration
+}
+
+func (c slowCredentials) CheckPassword(hash string, pw verify.Secret) bool {
+	<-time.After(c.delay)
+	return c.Credentials.CheckPassword(hash, pw)
 }
 
 // testStore is what the fixture needs of a backend store.
@@ -101,8 +116,13 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if o.policy != nil {
 		policy = *o.policy
 	}
+	var creds verify.Credentials = kr
+	if o.slowCheck > 0 {
+		creds = slowCredentials{Credentials: kr, delay: o.slowCheck}
+	}
 	f.engine, err = verify.New(verify.Options{
-		Store: st, Credentials: kr, Policy: policy, Tokens: o.tokens, BruteForce: o.brute, Remote: o.remote,
+		Store: st, Credentials: creds, Policy: policy, Tokens: o.tokens, BruteForce: o.brute, Remote: o.remote,
+		StoreTimeout: o.storeTimeout,
 		Audit: slog.New(slog.NewJSONHandler(f.audit, nil)),
 		Log:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:   clk.Now,

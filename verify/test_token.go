@@ -25,8 +25,6 @@ func (e *Engine) TestToken(ctx context.Context, tr TokenRequest, code Secret) (d
 	start := e.now()
 	req := Request{User: tr.User, Protocol: tr.Protocol, Client: tr.Client}
 	defer func() { e.record("token-test", req, dec, start) }()
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
 
 	tok, bad := e.findToken(ctx, tr)
 	if bad != nil {
@@ -61,8 +59,6 @@ func (e *Engine) Resync(ctx context.Context, tr TokenRequest, first, second Secr
 	start := e.now()
 	req := Request{User: tr.User, Protocol: tr.Protocol, Client: tr.Client}
 	defer func() { e.record("token-resync", req, dec, start) }()
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
 
 	tok, bad := e.findToken(ctx, tr)
 	if bad != nil {

@@ -126,8 +126,6 @@ func (e *Engine) CheckYubiKeyOTP(ctx context.Context, code string, client string
 	if len(code) <= yubiotp.TokenLen || !isModhex(code) {
 		return YubiKeyBadOTP
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
 	t, err := e.store.TokenByPublicID(ctx, code[:len(code)-yubiotp.TokenLen])
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -123,9 +123,9 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	f.engine, err = verify.New(verify.Options{
 		Store: st, Credentials: creds, Policy: policy, Tokens: o.tokens, BruteForce: o.brute, Remote: o.remote,
 		StoreTimeout: o.storeTimeout,
-		Audit: slog.New(slog.NewJSONHandler(f.audit, nil)),
-		Log:   slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:   clk.Now,
+		Audit:        slog.New(slog.NewJSONHandler(f.audit, nil)),
+		Log:          slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:          clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

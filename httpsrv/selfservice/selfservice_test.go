@@ -443,7 +443,7 @@ func TestEnrollHOTPAndMOTP(t *testing.T) {
 		wantText(t, p, "is active. Choose an OTP security level above")
 	})
 	t.Run("enrolls an mOTP token from the app's secret and PIN without a QR code", func(t *testing.T) {
-		const appSecret, appPIN = "0123456789abcdef", "4711"
+		const appSecret, appPIN = "0123456789abcdef", "47110815" // 8 digits: a 4-digit PIN turned up by chance in log timestamps
 		p := c.follow(c.post("/self/enroll", url.Values{"type": {"motp"}, "motp_secret": {appSecret}, "motp_pin": {appPIN}}))
 		wantStatus(t, p, http.StatusOK)
 		wantText(t, p, "Perform OTP test", "MOTP")

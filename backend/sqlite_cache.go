@@ -16,7 +16,7 @@ var _ verify.CachingStore = (*SQLite)(nil)
 
 // DefaultLoginCache is the number of users the SQLite store keeps in its
 // login cache when SQLiteOptions.LoginCache is 0.
-const DefaultLoginCache = 50_000
+const DefaultLoginCache = 20_000
 
 // Login cache statements. users.version is kept by the triggers of
 // migration 0005; the versioned writes change nothing unless the user's

@@ -56,7 +56,7 @@ type Store struct {
 	Path    string        `toml:"path"`    // SQLite database file; default "otpgate.db"
 	Timeout time.Duration `toml:"timeout"` // deadline of one store request, 10ms..60s; default 2s
 	// LoginCache is how many users the SQLite store keeps in memory with
-	// their tokens for logins, 0 (off) to 10,000,000; default 50,000.
+	// their tokens for logins, 0 (off) to 10,000,000; default 20,000.
 	LoginCache int `toml:"login_cache"`
 
 	// The keys below are for driver = "mysql" and are checked only then.

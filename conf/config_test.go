@@ -32,7 +32,7 @@ func TestDefaultReturnsAFreshValueEachCall(t *testing.T) {
 func newDefaultLiteral() *Config {
 	return &Config{
 		KeyFile: "otpgate.key", PINLength: 4, Issuer: "otpgate",
-		Store: Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second, LoginCache: 50000,
+		Store: Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second, LoginCache: 20000,
 			Host: "127.0.0.1", Port: 3306, User: "otpgate", Database: "otpgate",
 			DialTimeout: 3 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 			MaxOpenConns: 32, MaxIdleConns: 16, ConnMaxLifetime: 5 * time.Minute, ConnMaxIdleTime: time.Minute,

@@ -22,7 +22,7 @@ type StoreTLS struct {
 }
 
 func defaultStore() Store {
-	return Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second, LoginCache: 50000, Host: "127.0.0.1", Port: 3306, User: "otpgate", Database: "otpgate",
+	return Store{Driver: "sqlite", Path: "otpgate.db", Timeout: 2 * time.Second, LoginCache: 20000, Host: "127.0.0.1", Port: 3306, User: "otpgate", Database: "otpgate",
 		DialTimeout: 3 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		MaxOpenConns: 32, MaxIdleConns: 16, ConnMaxLifetime: 5 * time.Minute, ConnMaxIdleTime: time.Minute,
 		TLS: StoreTLS{Mode: "off"}}

@@ -26,6 +26,8 @@ const (
 	qInsertUser     = `INSERT INTO users (name, password_hash, pin_hash, level, fail_count,
 		last_failure, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qListUsers = `SELECT ` + userColumns + ` FROM users ORDER BY name`
+	// qUsersAfter is one page of the listing, by the unique name index.
+	qUsersAfter = `SELECT ` + userColumns + ` FROM users WHERE name > ? ORDER BY name LIMIT ?`
 )
 
 // prefixed qualifies each column of a column list with table alias a.

@@ -287,6 +287,17 @@ func (s *sqlStore) ResetFailures(ctx context.Context, userID int64) error {
 	return nil
 }
 
+// UsersAfter returns at most limit users whose names sort after after
+// (byte-wise), in that order: one page of ListUsers, for walking a large
+// store in bounded memory ("" starts at the beginning).
+func (s *sqlStore) UsersAfter(ctx context.Context, after string, limit int) ([]verify.User, error) {
+	users, err := queryUsers(ctx, s.db, qUsersAfter, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users after %q: %w", after, err)
+	}
+	return users, nil
+}
+
 // ListUsers returns all users ordered by name (byte-wise).
 func (s *sqlStore) ListUsers(ctx context.Context) ([]verify.User, error) {
 	users, err := queryUsers(ctx, s.db, qListUsers)

@@ -140,35 +140,67 @@ func (s *Server) runSearch(ctx context.Context, id identity, req searchRequest) 
 	if !under(req.base, s.baseDN) {
 		return nil, codeNoSuchObject
 	}
-	users, code := s.candidates(ctx, id, req)
+	users, all, code := s.candidates(ctx, id, req)
 	if code != codeSuccess {
 		return nil, code
 	}
-	return s.collect(ctx, users, req)
+	c := collector{s: s, req: req, limit: s.cfg.SizeLimit}
+	if req.sizeLimit > 0 && req.sizeLimit < c.limit {
+		c.limit = req.sizeLimit
+	}
+	if !all {
+		code = c.add(ctx, users)
+		return c.out, code
+	}
+	return c.out, c.scan(ctx)
 }
 
-// collect filters candidates by scope and filter, up to the size limit.
-func (s *Server) collect(ctx context.Context, users []verify.User, req searchRequest) ([]entry, int) {
-	limit := s.cfg.SizeLimit
-	if req.sizeLimit > 0 && req.sizeLimit < limit {
-		limit = req.sizeLimit
-	}
-	var out []entry
+// scanPage is how many users a search that must look at everyone reads at
+// a time: memory stays bounded however many users the store holds.
+const scanPage = 500
+
+// collector gathers the entries of one search up to the size limit.
+type collector struct {
+	s     *Server
+	req   searchRequest
+	limit int
+	out   []entry
+}
+
+// add filters users by scope and filter into c.out. It returns
+// codeSuccess to go on, or the code that ends the search.
+func (c *collector) add(ctx context.Context, users []verify.User) int {
 	for _, u := range users {
-		e, err := s.userEntry(ctx, u)
+		e, err := c.s.userEntry(ctx, u)
 		if err != nil {
-			s.log.Error("ldap: user attributes failed", "user", u.Name, "err", err)
-			return nil, codeUnavailable
+			c.s.log.Error("ldap: user attributes failed", "user", u.Name, "err", err)
+			return codeUnavailable
 		}
-		if !inScope(e.rdns, req.base, req.scope) || req.filter.match(e) != triTrue {
+		if !inScope(e.rdns, c.req.base, c.req.scope) || c.req.filter.match(e) != triTrue {
 			continue
 		}
-		if len(out) == limit {
-			return out, codeSizeLimitExceeded
+		if len(c.out) == c.limit {
+			return codeSizeLimitExceeded
 		}
-		out = append(out, e)
+		c.out = append(c.out, e)
 	}
-	return out, codeSuccess
+	return codeSuccess
+}
+
+// scan walks all users page by page, stopping at the size limit.
+func (c *collector) scan(ctx context.Context) int {
+	after := ""
+	for {
+		page, err := c.s.dir.UsersAfter(ctx, after, scanPage)
+		if err != nil {
+			c.s.log.Error("ldap: list users failed", "err", err)
+			return codeUnavailable
+		}
+		if code := c.add(ctx, page); code != codeSuccess || len(page) < scanPage {
+			return code
+		}
+		after = page[len(page)-1].Name
+	}
 }
 
 func inScope(dn, base []rdn, scope int) bool {
@@ -183,30 +215,29 @@ func inScope(dn, base []rdn, scope int) bool {
 
 // candidates returns the users a search may return before scope and
 // filter: the user's own entry for a user, the entry named by a
-// base-scope DN, a direct lookup for an equality on uid/mail/cn, else the
-// full listing.
-func (s *Server) candidates(ctx context.Context, id identity, req searchRequest) ([]verify.User, int) {
+// base-scope DN, a direct lookup for an equality on uid/mail/cn, else
+// all = true: every user (read page by page by the caller).
+func (s *Server) candidates(ctx context.Context, id identity, req searchRequest) (users []verify.User, all bool, code int) {
 	if id.kind == userIdentity {
-		return s.lookup(ctx, id.user, codeSuccess)
+		users, code = s.lookup(ctx, id.user, codeSuccess)
+		return users, false, code
 	}
 	if req.scope == scopeBase {
 		if name, ok := s.userFromDN(req.base); ok {
-			return s.lookup(ctx, name, codeNoSuchObject)
+			users, code = s.lookup(ctx, name, codeNoSuchObject)
+			return users, false, code
 		}
-		return nil, codeSuccess // a container: it has no entry of its own here
+		return nil, false, codeSuccess // a container: it has no entry of its own here
 	}
 	if name, ok := req.filter.equalityKey(); ok {
-		return s.lookup(ctx, name, codeSuccess)
+		users, code = s.lookup(ctx, name, codeSuccess)
+		return users, false, code
 	}
 	if attr, value, ok := req.filter.extraEquality(s.extra); ok {
-		return s.byAttribute(ctx, attr, value)
+		users, code = s.byAttribute(ctx, attr, value)
+		return users, false, code
 	}
-	users, err := s.dir.ListUsers(ctx)
-	if err != nil {
-		s.log.Error("ldap: list users failed", "err", err)
-		return nil, codeUnavailable
-	}
-	return users, codeSuccess
+	return nil, true, codeSuccess
 }
 
 // byAttribute finds the users with an extra attribute value (the store

@@ -1,6 +1,7 @@
 package ldapsrv
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"testing"
@@ -284,4 +285,32 @@ func TestSearchWithPagedResults(t *testing.T) {
 			t.Fatalf("no cookie in %v", res.Controls)
 		}
 	})
+}
+
+// A filter that is not an equality makes the server look at every user;
+// it reads them a page (scanPage) at a time, so entries on later pages
+// are found, and memory does not grow with the store.
+func TestSearchOverAllUsersWalksEveryPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const n = 2*scanPage + 7
+	for i := range n { // created directly: no password hash per user
+		if _, err := f.store.CreateUser(t.Context(), verify.User{Name: fmt.Sprintf("u%04d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.serve(f.baseConfig(), nil)
+	c := s.dial(t)
+	bindCode(t, c, webmailDN, webmailPW)
+	// One match on each page and one past the last full page.
+	es, code := search(t, c, baseDN, goldap.ScopeWholeSubtree, 0, "(|(uid=u0007*)(uid=*0507)(uid=u1006*))")
+	if got, want := dns(es), []string{
+		"uid=u0007,ou=people,dc=example,dc=org", "uid=u0507,ou=people,dc=example,dc=org",
+		"uid=u1006,ou=people,dc=example,dc=org"}; code != 0 || !slices.Equal(got, want) {
+		t.Fatalf("code %d, entries %q; want 0, %q", code, got, want)
+	}
+	es, code = search(t, c, baseDN, goldap.ScopeWholeSubtree, 0, "(uid=u*)")
+	if code != 4 || len(es) != 500 { // the default SizeLimit
+		t.Fatalf("code %d with %d entries; want sizeLimitExceeded with 500", code, len(es))
+	}
 }

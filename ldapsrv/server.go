@@ -31,14 +31,15 @@ type Authenticator interface {
 
 // Directory is the read access to accounts that searches need.
 // *backend.SQLite implements it. UserByName must return an error wrapping
-// verify.ErrNotFound for a missing user; ListUsers returns every user and
-// is only called for filters that are not an equality on uid, mail or cn.
+// verify.ErrNotFound for a missing user; UsersAfter returns up to limit
+// users whose names sort after after, ordered by name, and is only called
+// (page by page) for filters that are not an equality on uid, mail or cn.
 //
 // UserAttributes and UsersByAttribute serve the extra attributes of
 // Config.Attributes; stored names are lower-case.
 type Directory interface {
 	UserByName(ctx context.Context, name string) (verify.User, error)
-	ListUsers(ctx context.Context) ([]verify.User, error)
+	UsersAfter(ctx context.Context, after string, limit int) ([]verify.User, error)
 	UserAttributes(ctx context.Context, userID int64) (map[string][]string, error)
 	UsersByAttribute(ctx context.Context, name, value string) ([]verify.User, error)
 }

@@ -20,6 +20,9 @@ import (
 // schema migration every backend has.
 type Store interface {
 	manage.Store
+	// UsersAfter returns at most limit users whose names sort after
+	// after, byte-wise, in that order (LDAP searches page with it).
+	UsersAfter(ctx context.Context, after string, limit int) ([]verify.User, error)
 	// Migrate applies pending schema migrations and returns how many.
 	Migrate(ctx context.Context) (applied int, err error)
 }

@@ -12,6 +12,7 @@ var userCases = []testCase{
 	{"creates a user and reads it back by name and by id", testCreateUser},
 	{"stores an empty level as off", testEmptyLevel},
 	{"lists users ordered by name", testListUsers},
+	{"lists users a page at a time", testUsersAfter},
 	{"refuses a duplicate user name", testDuplicateName},
 	{"renames a user", testRename},
 	{"refuses to rename a user to a taken name", testRenameCollision},
@@ -185,4 +186,32 @@ func testDeleteCascades(t *testing.T, s Store) {
 	_, err = s.TokenBySerial(ctx, "A1")
 	wantErrIs(t, "TokenBySerial(A1) after deleting its user", err, verify.ErrNotFound)
 	checkToken(t, mustTokenBySerial(t, s, "B1"), kept)
+}
+
+func testUsersAfter(t *testing.T, s Store) {
+	for _, name := range []string{"dave", "carol", "alice", "bob", "Eve"} {
+		mustUser(t, s, name)
+	}
+	var pages [][]string
+	after := ""
+	for {
+		users, err := s.UsersAfter(t.Context(), after, 2)
+		if err != nil {
+			t.Fatalf("UsersAfter(%q): %v", after, err)
+		}
+		var names []string
+		for _, u := range users {
+			names = append(names, u.Name)
+		}
+		pages = append(pages, names)
+		if len(users) < 2 {
+			break
+		}
+		after = users[len(users)-1].Name
+	}
+	// Byte-wise order: upper case first.
+	want := [][]string{{"Eve", "alice"}, {"bob", "carol"}, {"dave"}}
+	if !slices.EqualFunc(pages, want, slices.Equal) {
+		t.Errorf("pages = %q, want %q", pages, want)
+	}
 }

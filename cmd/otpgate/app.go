@@ -26,6 +26,7 @@ import (
 // *backend.MySQL implement it.
 type store interface {
 	manage.Store
+	UsersAfter(ctx context.Context, after string, limit int) ([]verify.User, error) // LDAP searches
 	Migrate(ctx context.Context) (int, error)
 	SchemaVersion(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error

@@ -102,7 +102,7 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 		now = time.Now
 	}
 	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer, path: opts.Path}
-	s.uninterruptible = true
+	s.uninterruptible, s.versioned = true, true
 	s.commits = newGroupCommitter(s)
 	switch {
 	case opts.LoginCache == 0:

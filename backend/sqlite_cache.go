@@ -2,8 +2,6 @@ package backend
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -157,7 +155,7 @@ func (s *SQLite) CachedUserWithTokens(ctx context.Context, name string) (verify.
 // the user's version, and refreshes the login cache with them (a missing
 // user leaves it). It does not use the cache.
 func (s *SQLite) UserWithTokens(ctx context.Context, name string) (verify.User, []verify.Token, error) {
-	u, toks, err := s.readUserWithTokens(ctx, name)
+	u, toks, err := s.sqlStore.UserWithTokens(ctx, name)
 	if s.cache != nil {
 		if err == nil {
 			s.cache.put(&cachedLogin{user: u, tokens: append([]verify.Token(nil), toks...)})
@@ -166,65 +164,6 @@ func (s *SQLite) UserWithTokens(ctx context.Context, name string) (verify.User, 
 		}
 	}
 	return u, toks, err
-}
-
-// readUserWithTokens is sqlStore.UserWithTokens with users.version.
-func (s *SQLite) readUserWithTokens(ctx context.Context, name string) (verify.User, []verify.Token, error) {
-	st, err := s.stmt(ctx, qUserWithTokensVersion)
-	if err == nil {
-		ctx, err = s.stmtCtx(ctx)
-	}
-	if err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	rows, err := st.QueryContext(ctx, name)
-	if err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	defer rows.Close()
-	var (
-		u       verify.User
-		version int64
-		tokens  []verify.Token
-	)
-	for rows.Next() {
-		udest, user := userScan()
-		tdest, token := s.tokenScan()
-		dest := append(append([]any{&version}, udest...), tdest...)
-		if err := rows.Scan(dest...); err != nil {
-			return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-		}
-		if tokens == nil {
-			u = user()
-			u.Version = version
-		}
-		t, err := token()
-		if err != nil {
-			return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	if tokens != nil {
-		return u, tokens, nil
-	}
-	// No tokens (or no user): the user alone.
-	if st, err = s.stmt(ctx, qUserByNameVersion); err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	udest, user := userScan()
-	err = st.QueryRowContext(ctx, name).Scan(append([]any{&version}, udest...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", verify.ErrNotFound)
-	}
-	if err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	u = user()
-	u.Version = version
-	return u, nil, nil
 }
 
 // AdvanceCounterAt is AdvanceCounter that also requires the token's user to

@@ -31,6 +31,9 @@ type sqlStore struct {
 	// which cost more than a whole indexed read; a local statement is
 	// bounded by busy_timeout anyway. SQLite only.
 	uninterruptible bool
+	// versioned: the users table has the version column (SQLite,
+	// migration 0005) and reads fill User.Version.
+	versioned bool
 
 	// mustMatch runs a write that must match a row: no match gives
 	// verify.ErrNotFound, key violations verify.ErrExists (MySQL also
@@ -153,9 +156,14 @@ func (s *sqlStore) UserByName(ctx context.Context, name string) (verify.User, er
 // UserWithTokens returns the user named exactly name and all their tokens
 // ordered by ID, secrets unsealed, from one snapshot, or an error wrapping
 // verify.ErrNotFound. One indexed join; a user without tokens (or a name
-// without a user) costs a second query, UserByName.
+// without a user) costs a second query for the user alone. A versioned
+// store (SQLite) also reads users.version into User.Version.
 func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User, []verify.Token, error) {
-	st, err := s.stmt(ctx, qUserWithTokens)
+	join, alone := qUserWithTokens, qUserByName
+	if s.versioned {
+		join, alone = qUserWithTokensVersion, qUserByNameVersion
+	}
+	st, err := s.stmt(ctx, join)
 	if err == nil {
 		ctx, err = s.stmtCtx(ctx)
 	}
@@ -168,11 +176,12 @@ func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User
 	}
 	defer rows.Close()
 	var (
-		u      verify.User
-		tokens []verify.Token
+		u       verify.User
+		version int64
+		tokens  []verify.Token
 	)
 	for rows.Next() {
-		udest, user := userScan()
+		udest, user := s.versionedUserScan(&version)
 		tdest, token := s.tokenScan()
 		if err := rows.Scan(append(udest, tdest...)...); err != nil {
 			return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
@@ -189,11 +198,35 @@ func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User
 	if err := rows.Err(); err != nil {
 		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
 	}
-	if tokens == nil {
-		u, err = s.UserByName(ctx, name)
-		return u, nil, err
+	if tokens != nil {
+		return u, tokens, nil
 	}
-	return u, tokens, nil
+	if st, err = s.stmt(ctx, alone); err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	udest, user := s.versionedUserScan(&version)
+	err = st.QueryRowContext(ctx, name).Scan(udest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", verify.ErrNotFound)
+	}
+	if err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	return user(), nil, nil
+}
+
+// versionedUserScan is userScan with users.version first for a versioned
+// store; the user it builds carries the version.
+func (s *sqlStore) versionedUserScan(version *int64) ([]any, func() verify.User) {
+	dest, user := userScan()
+	if !s.versioned {
+		return dest, user
+	}
+	return append([]any{version}, dest...), func() verify.User {
+		u := user()
+		u.Version = *version
+		return u
+	}
 }
 
 // UserByID returns the user or an error wrapping verify.ErrNotFound.

@@ -5,8 +5,9 @@
 // credential itself.
 //
 // What it adds to the library (which parses and encodes packets): the read
-// loop and a fixed pool of workers (bounded concurrency; datagrams beyond
-// it are dropped and counted), Message-Authenticator checking and signing
+// loop and long-lived workers started as needed (bounded concurrency;
+// datagrams beyond it are dropped and counted), Message-Authenticator
+// checking and signing
 // (so a wrong shared secret is detected instead of counting as a failed
 // login), a reply cache for retransmits that also drops copies of a
 // request still in progress, the challenge State table, panic recovery and
@@ -271,10 +272,6 @@ func (s *Server) readLoop(ctx context.Context, pc net.PacketConn, dispatch func(
 			bufPool.Put(bp)
 			if ctx.Err() != nil {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue // a deadline set by someone else; keep reading
 			}
 			return err
 		}

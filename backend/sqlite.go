@@ -103,6 +103,7 @@ func OpenSQLite(ctx context.Context, opts SQLiteOptions) (*SQLite, error) {
 	}
 	s := &SQLite{sqlStore: newSQLStore(db, hot, now), sealer: opts.Sealer, path: opts.Path}
 	s.uninterruptible, s.versioned = true, true
+	s.login = make(chan struct{}, 1)
 	s.commits = newGroupCommitter(s)
 	switch {
 	case opts.LoginCache == 0:

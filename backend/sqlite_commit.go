@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // maxGroupCommit bounds the writes one transaction of the group committer
@@ -42,7 +43,16 @@ type commitReq struct {
 	n     int64
 	err   error
 	done  chan struct{}
+	// state: reqQueued until the committer takes the write for execution
+	// (reqTaken) or the caller gives up waiting (reqAbandoned).
+	state atomic.Int32
 }
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
 
 func newGroupCommitter(s *SQLite) *groupCommitter {
 	g := &groupCommitter{s: s, reqs: make(chan *commitReq), stop: make(chan struct{}), done: make(chan struct{})}
@@ -50,9 +60,10 @@ func newGroupCommitter(s *SQLite) *groupCommitter {
 	return g
 }
 
-// exec runs one conditional write and returns the rows it changed. ctx is
-// checked before the write is queued; once queued, exec waits for the
-// outcome (the write may commit).
+// exec runs one conditional write and returns the rows it changed. Until
+// the committer starts the write (it first waits for the login
+// connection), ctx may end the wait and the write is then never made;
+// once started, exec waits for the outcome (the write may commit).
 func (g *groupCommitter) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -60,10 +71,19 @@ func (g *groupCommitter) exec(ctx context.Context, query string, args ...any) (i
 	r := &commitReq{query: query, args: args, done: make(chan struct{})}
 	select {
 	case g.reqs <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	case <-g.stop:
 		return 0, errStoreClosed
 	}
-	<-r.done
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return 0, ctx.Err()
+		}
+		<-r.done
+	}
 	return r.n, r.err
 }
 
@@ -99,31 +119,46 @@ func (g *groupCommitter) run() {
 	}
 }
 
-// commit runs batch: one write alone, several in one transaction.
+// commit runs batch: one write alone, several in one transaction. It
+// prepares the statements, takes the login connection (sqlStore.login),
+// then starts each write its caller still waits for.
 func (g *groupCommitter) commit(batch []*commitReq) {
 	ctx := context.Background() // a local write is bounded by busy_timeout
-	if len(batch) == 1 {
-		r := batch[0]
-		r.n, r.err = g.s.execOne(ctx, r.query, r.args...)
-		return
+	stmts := make([]*sql.Stmt, 0, len(batch))
+	run := make([]*commitReq, 0, len(batch))
+	for _, r := range batch {
+		st, err := g.s.stmt(ctx, r.query)
+		if err != nil {
+			r.err = err
+			continue
+		}
+		stmts, run = append(stmts, st), append(run, r)
 	}
-	err := g.commitTx(ctx, batch)
-	if err != nil {
-		for _, r := range batch {
-			r.n, r.err = 0, fmt.Errorf("group commit of %d writes: %w", len(batch), err)
+	g.s.login <- struct{}{}
+	defer func() { <-g.s.login }()
+	started := run[:0]
+	startedStmts := stmts[:0]
+	for i, r := range run {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			started, startedStmts = append(started, r), append(startedStmts, stmts[i])
+		}
+	}
+	switch len(started) {
+	case 0:
+	case 1:
+		started[0].n, started[0].err = g.s.execStmt(ctx, startedStmts[0], started[0].args...)
+	default:
+		if err := g.commitTx(ctx, started, startedStmts); err != nil {
+			for _, r := range started {
+				r.n, r.err = 0, fmt.Errorf("group commit of %d writes: %w", len(started), err)
+			}
 		}
 	}
 }
 
-func (g *groupCommitter) commitTx(ctx context.Context, batch []*commitReq) (err error) {
-	// Prepare first: the pool has one connection, which the transaction
-	// then holds.
-	stmts := make([]*sql.Stmt, len(batch))
-	for i, r := range batch {
-		if stmts[i], err = g.s.stmt(ctx, r.query); err != nil {
-			return err
-		}
-	}
+// commitTx runs the writes in one transaction, holding the login
+// connection.
+func (g *groupCommitter) commitTx(ctx context.Context, batch []*commitReq, stmts []*sql.Stmt) (err error) {
 	tx, err := g.s.hot.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
 		return err

@@ -96,7 +96,8 @@ func TestGroupCommitFailsTheWholeTransaction(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	good := &commitReq{query: qAdvanceCounterAtVers,
 		args: []any{encodeCounter(6), now.Unix(), tok.ID, encodeCounter(5), v}, done: make(chan struct{})}
-	bad := &commitReq{query: `UPDATE no_such_table SET x = 1`, done: make(chan struct{})}
+	// Prepares, then violates CHECK (pending IN (0, 1)) when run.
+	bad := &commitReq{query: `UPDATE tokens SET pending = 5 WHERE id = ?`, args: []any{tok.ID}, done: make(chan struct{})}
 	s.commits.commit([]*commitReq{good, bad})
 	if good.err == nil || bad.err == nil {
 		t.Fatalf("errors %v, %v; want both to fail", good.err, bad.err)
@@ -135,5 +136,36 @@ func TestGroupCommitDecidesEachWriteInOrder(t *testing.T) {
 		if batch[i].err != nil || batch[i].n != want {
 			t.Errorf("write %d: %d rows, %v; want %d", i, batch[i].n, batch[i].err, want)
 		}
+	}
+}
+
+// A stalled login connection (here: held by the test) fails the login
+// path's calls at their deadline instead of queueing them without end, and
+// a write whose caller gave up is never made.
+func TestLoginConnectionWaitEndsAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	s, _, tok := cacheFixture(t)
+	v := version(t, s)
+	now := time.Unix(1_700_000_000, 0)
+	s.login <- struct{}{} // the login connection is busy
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if _, err := s.UserByName(short(), "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UserByName: %v, want the deadline", err)
+	}
+	if _, _, err := s.UserWithTokens(short(), "alice"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UserWithTokens: %v, want the deadline", err)
+	}
+	if _, err := s.AdvanceCounterAt(short(), tok.ID, v, 5, now); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("AdvanceCounterAt: %v, want the deadline", err)
+	}
+	<-s.login // the connection is free again
+	// Had the abandoned write (counter 5) been made, this one would match
+	// nothing.
+	if ok, err := s.AdvanceCounterAt(context.Background(), tok.ID, v, 0, now); !ok || err != nil {
+		t.Fatalf("AdvanceCounterAt(0) = %v, %v; want true (the abandoned write never ran)", ok, err)
 	}
 }

@@ -34,6 +34,11 @@ type sqlStore struct {
 	// versioned: the users table has the version column (SQLite,
 	// migration 0005) and reads fill User.Version.
 	versioned bool
+	// login serialises the use of hot in Go (SQLite; capacity 1, nil for
+	// MySQL): waiting for it respects the caller's deadline, so a stalled
+	// login connection still fails requests at store.timeout, although
+	// the statements themselves run uncancellable.
+	login chan struct{}
 
 	// mustMatch runs a write that must match a row: no match gives
 	// verify.ErrNotFound, key violations verify.ErrExists (MySQL also
@@ -100,15 +105,29 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// stmtCtx is the context to run a statement with (see uninterruptible).
-func (s *sqlStore) stmtCtx(ctx context.Context) (context.Context, error) {
+// begin prepares the run of query: it takes the login connection for a
+// login statement (see login), waiting at most until ctx is done, and
+// returns the context to run the statement with (see uninterruptible) and
+// the function that ends the statement's use of the connection; call it
+// after the statement's rows are closed.
+func (s *sqlStore) begin(ctx context.Context, query string) (context.Context, func(), error) {
 	if !s.uninterruptible {
-		return ctx, nil
+		return ctx, func() {}, nil
+	}
+	release := func() {}
+	if s.login != nil && hotQueries[query] {
+		select {
+		case s.login <- struct{}{}:
+			release = func() { <-s.login }
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		release()
+		return nil, nil, err
 	}
-	return context.WithoutCancel(ctx), nil
+	return context.WithoutCancel(ctx), release, nil
 }
 
 // execOne runs a prepared write once and returns the number of rows it
@@ -118,9 +137,16 @@ func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) (int6
 	if err != nil {
 		return 0, err
 	}
-	if ctx, err = s.stmtCtx(ctx); err != nil {
+	ctx, release, err := s.begin(ctx, query)
+	if err != nil {
 		return 0, err
 	}
+	defer release()
+	return s.execStmt(ctx, st, args...)
+}
+
+// execStmt runs a prepared write and returns the rows it matched.
+func (s *sqlStore) execStmt(ctx context.Context, st *sql.Stmt, args ...any) (int64, error) {
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
@@ -163,13 +189,33 @@ func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User
 	if s.versioned {
 		join, alone = qUserWithTokensVersion, qUserByNameVersion
 	}
-	st, err := s.stmt(ctx, join)
-	if err == nil {
-		ctx, err = s.stmtCtx(ctx)
+	u, tokens, err := s.joinUserTokens(ctx, join, name)
+	if err != nil || tokens != nil {
+		return u, tokens, err
+	}
+	var version int64
+	udest, user := s.versionedUserScan(&version)
+	err = s.queryRow(ctx, alone, udest, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", verify.ErrNotFound)
 	}
 	if err != nil {
 		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
 	}
+	return user(), nil, nil
+}
+
+// joinUserTokens runs the joined read; no tokens means no row.
+func (s *sqlStore) joinUserTokens(ctx context.Context, join, name string) (verify.User, []verify.Token, error) {
+	st, err := s.stmt(ctx, join)
+	if err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	ctx, release, err := s.begin(ctx, join)
+	if err != nil {
+		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+	}
+	defer release()
 	rows, err := st.QueryContext(ctx, name)
 	if err != nil {
 		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
@@ -198,21 +244,22 @@ func (s *sqlStore) UserWithTokens(ctx context.Context, name string) (verify.User
 	if err := rows.Err(); err != nil {
 		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
 	}
-	if tokens != nil {
-		return u, tokens, nil
-	}
-	if st, err = s.stmt(ctx, alone); err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
-	}
-	udest, user := s.versionedUserScan(&version)
-	err = st.QueryRowContext(ctx, name).Scan(udest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", verify.ErrNotFound)
-	}
+	return u, tokens, nil
+}
+
+// queryRow runs a prepared one-row query into dest (sql.ErrNoRows when
+// there is no row).
+func (s *sqlStore) queryRow(ctx context.Context, query string, dest []any, args ...any) error {
+	st, err := s.stmt(ctx, query)
 	if err != nil {
-		return verify.User{}, nil, fmt.Errorf("user with tokens: %w", err)
+		return err
 	}
-	return user(), nil, nil
+	ctx, release, err := s.begin(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
 // versionedUserScan is userScan with users.version first for a versioned
@@ -235,21 +282,15 @@ func (s *sqlStore) UserByID(ctx context.Context, id int64) (verify.User, error) 
 }
 
 func (s *sqlStore) queryUser(ctx context.Context, op, query string, arg any) (verify.User, error) {
-	st, err := s.stmt(ctx, query)
-	if err == nil {
-		ctx, err = s.stmtCtx(ctx)
-	}
-	if err != nil {
-		return verify.User{}, fmt.Errorf("%s: %w", op, err)
-	}
-	u, err := scanUser(st.QueryRowContext(ctx, arg))
+	dest, user := userScan()
+	err := s.queryRow(ctx, query, dest, arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return verify.User{}, fmt.Errorf("%s: %w", op, verify.ErrNotFound)
 	}
 	if err != nil {
 		return verify.User{}, fmt.Errorf("%s: %w", op, err)
 	}
-	return u, nil
+	return user(), nil
 }
 
 // UpdatePassword stores a new password hash; a missing user wraps
@@ -402,12 +443,14 @@ func (s *sqlStore) DeleteToken(ctx context.Context, tokenID int64) error {
 // whole call fails.
 func (s *sqlStore) Tokens(ctx context.Context, userID int64) ([]verify.Token, error) {
 	st, err := s.stmt(ctx, qTokensByUser)
-	if err == nil {
-		ctx, err = s.stmtCtx(ctx)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
 	}
+	ctx, release, err := s.begin(ctx, qTokensByUser)
+	if err != nil {
+		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
+	}
+	defer release()
 	rows, err := st.QueryContext(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("tokens of user %d: %w", userID, err)
@@ -441,14 +484,12 @@ func (s *sqlStore) TokenByPublicID(ctx context.Context, publicID string) (verify
 
 // tokenBy runs a query for one token by a unique key.
 func (s *sqlStore) tokenBy(ctx context.Context, query, key string) (verify.Token, error) {
-	st, err := s.stmt(ctx, query)
+	dest, finish := s.tokenScan()
+	err := s.queryRow(ctx, query, dest, key)
+	var t verify.Token
 	if err == nil {
-		ctx, err = s.stmtCtx(ctx)
+		t, err = finish()
 	}
-	if err != nil {
-		return verify.Token{}, fmt.Errorf("token %q: %w", key, err)
-	}
-	t, err := s.scanToken(st.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return verify.Token{}, fmt.Errorf("token %q: %w", key, verify.ErrNotFound)
 	}

@@ -118,6 +118,11 @@ type Passwords struct {
 	Argon2Time    uint32 `toml:"argon2_time"`    // passes, 1..10; default 2
 	Argon2Memory  uint32 `toml:"argon2_memory"`  // KiB, 8192..1048576; default 19456
 	Argon2Threads uint8  `toml:"argon2_threads"` // lanes, 1..16; default 1
+	// CacheTTL is how long a matched account password is remembered (see
+	// verify.PasswordCache), 0 (off, the default) to 1h; CacheSize bounds
+	// the entries, 1..1,000,000, default 10,000.
+	CacheTTL  time.Duration `toml:"cache_ttl"`
+	CacheSize int           `toml:"cache_size"`
 }
 
 // Log configures the diagnostic log and the audit records.
@@ -157,7 +162,7 @@ func Default() *Config {
 			SourceMaxFail: 50, SourceWindow: time.Minute,
 			SourceExempt: []string{"127.0.0.0/8", "::1/128"},
 		},
-		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1},
+		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1, CacheSize: 10000},
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
 		Radius:    defaultRadius(),
 		LDAP:      defaultLDAP(),

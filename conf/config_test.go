@@ -50,7 +50,7 @@ func newDefaultLiteral() *Config {
 			Digits: 6, Algorithm: "SHA1", Period: 30 * time.Second},
 		BruteForce: BruteForce{MaxFail: 10, Backoff: 30 * time.Second, MaxBackoff: 15 * time.Minute,
 			SourceMaxFail: 50, SourceWindow: time.Minute, SourceExempt: []string{"127.0.0.0/8", "::1/128"}},
-		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1},
+		Passwords: Passwords{Argon2Time: 2, Argon2Memory: 19456, Argon2Threads: 1, CacheSize: 10000},
 		Log:       Log{Format: "json", Level: "info", Audit: "stdout"},
 		Radius: Radius{Listen: []string{"127.0.0.1:1812"}, ReplyCache: 30 * time.Second, ChallengeTTL: 120 * time.Second,
 			MaxInFlight: 256, Clients: []RadiusClient{{Name: "localhost", Network: "127.0.0.0/8", Secret: "testing123",

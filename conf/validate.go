@@ -215,6 +215,8 @@ func (ch *checker) passwords(p Passwords) {
 	ch.intRange(toml.Key{"passwords", "argon2_time"}, int64(p.Argon2Time), 1, 10)
 	ch.intRange(toml.Key{"passwords", "argon2_memory"}, int64(p.Argon2Memory), 8192, 1048576)
 	ch.intRange(toml.Key{"passwords", "argon2_threads"}, int64(p.Argon2Threads), 1, 16)
+	ch.durRange(toml.Key{"passwords", "cache_ttl"}, p.CacheTTL, 0, time.Hour)
+	ch.intRange(toml.Key{"passwords", "cache_size"}, int64(p.CacheSize), 1, 1_000_000)
 }
 
 func (ch *checker) log(l Log) {

@@ -158,8 +158,14 @@ func (a *app) engineOptions(cfg *conf.Config) (verify.Options, error) {
 		return verify.Options{}, err
 	}
 	observe, storeObserver := engineObservers(a.metrics)
+	var creds verify.Credentials = a.keyring
+	if cfg.Passwords.CacheTTL > 0 {
+		if creds, err = verify.NewPasswordCache(a.keyring, cfg.Passwords.CacheTTL, cfg.Passwords.CacheSize, nil); err != nil {
+			return verify.Options{}, err
+		}
+	}
 	return verify.Options{
-		Store: a.store, Credentials: a.keyring, Policy: policyOf(cfg),
+		Store: a.store, Credentials: creds, Policy: policyOf(cfg),
 		Tokens: verify.TokenOptions{HOTPWindow: cfg.Tokens.HOTPWindow, ResyncWindow: cfg.Tokens.ResyncWindow,
 			TOTPSkew: cfg.Tokens.TOTPSkew, MOTPSkew: cfg.Tokens.MOTPSkew},
 		BruteForce: verify.BruteForceOptions{MaxFail: cfg.BruteForce.MaxFail, Backoff: cfg.BruteForce.Backoff,

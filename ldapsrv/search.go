@@ -148,11 +148,15 @@ func (s *Server) runSearch(ctx context.Context, id identity, req searchRequest) 
 	if req.sizeLimit > 0 && req.sizeLimit < c.limit {
 		c.limit = req.sizeLimit
 	}
-	if !all {
+	if all {
+		code = c.scan(ctx)
+	} else {
 		code = c.add(ctx, users)
-		return c.out, code
 	}
-	return c.out, c.scan(ctx)
+	if code != codeSuccess && code != codeSizeLimitExceeded {
+		return nil, code // no partial answer on errors
+	}
+	return c.out, code
 }
 
 // scanPage is how many users a search that must look at everyone reads at

@@ -65,26 +65,3 @@ func TestPasswordCacheNeverAcceptsAWrongOrChangedPassword(t *testing.T) {
 		t.Fatal("the old password was accepted against the new hash")
 	}
 }
-
-func TestPasswordCacheIsBounded(t *testing.T) {
-	t.Parallel()
-	p, inner, _, _ := newPasswordCache(t, 4)
-	f := newFixture(t, fixtureOptions{})
-	var hashes []string
-	for i := range 12 {
-		h, err := f.keyring.HashPassword(verify.Secret("pw" + string(rune('a'+i))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hashes = append(hashes, h)
-		p.CheckPassword(h, verify.Secret("pw"+string(rune('a'+i))))
-	}
-	if inner.passwordChecks.Load() != 12 {
-		t.Fatalf("%d real checks, want 12", inner.passwordChecks.Load())
-	}
-	// The newest is still remembered; the cache never held more than 4.
-	p.CheckPassword(hashes[11], "pwl")
-	if inner.passwordChecks.Load() != 12 {
-		t.Fatal("the newest entry was dropped")
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -103,13 +104,23 @@ func (g *groupCommitter) run() {
 		case <-g.stop:
 			return
 		}
+		// Before committing, yield twice so that workers about to hand in
+		// a write can join: batches grew from 1.8 writes on average, and
+		// otpgate bench (RADIUS, c=32, alternating builds) showed about a
+		// tenth more logins per second for a tenth less CPU per login.
+		// With nothing else runnable a yield returns at once.
+		yields := 0
 	fill:
 		for len(batch) < maxGroupCommit {
 			select {
 			case r := <-g.reqs:
 				batch = append(batch, r)
 			default:
-				break fill
+				if yields == 2 {
+					break fill
+				}
+				yields++
+				runtime.Gosched()
 			}
 		}
 		g.commit(batch)

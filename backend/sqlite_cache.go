@@ -138,17 +138,18 @@ func (c *loginCache) advanced(tokenID, version int64, update func(*verify.Token)
 	c.byName[e.user.Name] = next
 }
 
-// CachedUserWithTokens answers from the login cache when it holds name
-// (cached is then true), else it is UserWithTokens. Without a cache it is
-// always UserWithTokens. User.Version is the version the answer reflects.
-func (s *SQLite) CachedUserWithTokens(ctx context.Context, name string) (verify.User, []verify.Token, bool, error) {
-	if s.cache != nil {
-		if e, ok := s.cache.get(name); ok {
-			return e.user, append([]verify.Token(nil), e.tokens...), true, nil
-		}
+// CachedUserWithTokens returns what the login cache holds for name, if
+// anything; it never reads the database (UserWithTokens does, and fills
+// the cache). User.Version is the version the answer reflects.
+func (s *SQLite) CachedUserWithTokens(name string) (verify.User, []verify.Token, bool) {
+	if s.cache == nil {
+		return verify.User{}, nil, false
 	}
-	u, toks, err := s.UserWithTokens(ctx, name)
-	return u, toks, false, err
+	e, ok := s.cache.get(name)
+	if !ok {
+		return verify.User{}, nil, false
+	}
+	return e.user, append([]verify.Token(nil), e.tokens...), true
 }
 
 // UserWithTokens reads the user and their tokens from the database, with

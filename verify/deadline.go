@@ -80,7 +80,7 @@ func (s deadlineStore) ResetFailures(ctx context.Context, userID int64) error {
 
 // cacheOps are the CachingStore methods the engine calls beside Store's.
 type cacheOps interface {
-	CachedUserWithTokens(ctx context.Context, name string) (User, []Token, bool, error)
+	CachedUserWithTokens(name string) (User, []Token, bool)
 	AdvanceCounterAt(ctx context.Context, tokenID, version int64, matched uint64, now time.Time) (bool, error)
 	AdvanceStepAt(ctx context.Context, tokenID, version, step int64, now time.Time) (bool, error)
 }
@@ -91,10 +91,8 @@ type deadlineCache struct {
 	timeout time.Duration
 }
 
-func (s deadlineCache) CachedUserWithTokens(ctx context.Context, name string) (User, []Token, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.c.CachedUserWithTokens(ctx, name)
+func (s deadlineCache) CachedUserWithTokens(name string) (User, []Token, bool) {
+	return s.c.CachedUserWithTokens(name) // memory only: no deadline
 }
 
 func (s deadlineCache) AdvanceCounterAt(ctx context.Context, tokenID, version int64, matched uint64, now time.Time) (bool, error) {

@@ -201,12 +201,9 @@ func (e *Engine) Verify(ctx context.Context, req Request) (dec Decision) {
 func (e *Engine) loadUser(ctx context.Context, name string) (u User, cached bool, err error) {
 	var toks []Token
 	if e.cache != nil {
-		start := time.Now()
-		u, toks, cached, err = e.cache.CachedUserWithTokens(ctx, name)
-		if !cached {
-			e.observeStore("user_with_tokens", start, err)
-		}
-	} else {
+		u, toks, cached = e.cache.CachedUserWithTokens(name)
+	}
+	if !cached {
 		u, toks, err = e.store.UserWithTokens(ctx, name)
 	}
 	u.tokens = &toks

@@ -58,9 +58,8 @@ type Credentials interface {
 }
 
 // CachingStore is a Store that can answer a login's read from memory
-// (backend's SQLite store). Its UserWithTokens reads the database (and
-// refreshes the memory); CachedUserWithTokens may answer from memory, and
-// says so. Every change of a user or of their tokens that can change a
+// (backend's SQLite store). Its UserWithTokens reads the database and
+// refreshes the memory; CachedUserWithTokens answers from memory only. Every change of a user or of their tokens that can change a
 // decision, by any process, raises the user's Version; replay state is
 // not versioned, the conditional writes guard it.
 //
@@ -71,8 +70,9 @@ type Credentials interface {
 // again when the two differ.
 type CachingStore interface {
 	Store
-	// CachedUserWithTokens is UserWithTokens, from memory when cached.
-	CachedUserWithTokens(ctx context.Context, name string) (u User, toks []Token, cached bool, err error)
+	// CachedUserWithTokens returns what memory holds of the user and their
+	// tokens (ok false: nothing); it never reads the database.
+	CachedUserWithTokens(name string) (u User, toks []Token, ok bool)
 	// AdvanceCounterAt is AdvanceCounter that also requires the token's
 	// user to be at version, in the same statement.
 	AdvanceCounterAt(ctx context.Context, tokenID, version int64, matched uint64, now time.Time) (bool, error)

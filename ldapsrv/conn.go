@@ -1,6 +1,7 @@
 package ldapsrv
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -30,9 +31,14 @@ type guardConn struct {
 
 	tlsActive     bool
 	needHandshake bool
-	pending       []byte
-	id            identity
-	closeOnce     sync.Once
+	// rd buffers reads from rdOf (the raw connection it was made for), so
+	// that a message costs one read from the socket rather than one per
+	// header field.
+	rd        *bufio.Reader
+	rdOf      net.Conn
+	pending   []byte
+	id        identity
+	closeOnce sync.Once
 }
 
 func newGuardConn(l *guardListener, raw net.Conn, addr netip.Addr) *guardConn {
@@ -43,6 +49,10 @@ func newGuardConn(l *guardListener, raw net.Conn, addr netip.Addr) *guardConn {
 	}
 	return c
 }
+
+// readBufferSize is the read buffer of a connection: a bind request is
+// well under it; a longer message is read past it.
+const readBufferSize = 512
 
 // errUnbind ends the connection after an UnbindRequest (RFC 4511 §4.3).
 var errUnbind = errors.New("unbind")
@@ -127,7 +137,10 @@ func (c *guardConn) readFrame() ([]byte, error) {
 	raw := c.raw
 	_ = raw.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 	c.mu.Unlock()
-	return readFrame(raw, cfg.MaxMessageSize, func() {
+	if c.rdOf != raw {
+		c.rd, c.rdOf = bufio.NewReaderSize(raw, readBufferSize), raw
+	}
+	return readFrame(c.rd, cfg.MaxMessageSize, func() {
 		c.mu.Lock()
 		if !c.draining {
 			_ = raw.SetReadDeadline(time.Now().Add(cfg.MessageTimeout))
@@ -176,6 +189,11 @@ func (c *guardConn) handshake(raw net.Conn) error {
 // startTLS switches the connection to TLS after the StartTLS response has
 // been written (RFC 4511 §4.14.2, RFC 4513 §3).
 func (c *guardConn) startTLS() error {
+	if c.rd != nil && c.rd.Buffered() > 0 {
+		// RFC 4511 §4.14.1: nothing may follow the request before the
+		// response; those bytes would be plaintext read as TLS.
+		return invalidf("data after the StartTLS request")
+	}
 	c.mu.Lock()
 	tc := tls.Server(c.raw, c.l.s.tls)
 	c.raw = tc

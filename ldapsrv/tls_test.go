@@ -3,6 +3,7 @@ package ldapsrv
 import (
 	"crypto/tls"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -152,4 +153,22 @@ func TestLDAPSTakesItsCertificateFromGetCertificate(t *testing.T) {
 	if len(calls) == 0 {
 		t.Fatal("GetCertificate was not called")
 	}
+}
+
+// Bytes the client sent behind its StartTLS request, before our response,
+// are plaintext the TLS layer must never see (RFC 4511 §4.14.1): the
+// connection ends at once instead of handing them to the handshake (which
+// would then wait for a ClientHello that is never coming).
+func TestStartTLSWithDataBehindTheRequestCloses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := f.baseConfig()
+	cfg.MessageTimeout = time.Minute // a handshake left waiting would outlast the test
+	s := f.serve(cfg, nil)
+	startTLS := append([]byte{0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16}, oidStartTLS...)
+	c := rawDial(t, s.addr)
+	if _, err := c.Write(append(startTLS, "hello"...)); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, c, 10*time.Second)
 }

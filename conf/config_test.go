@@ -58,7 +58,7 @@ func newDefaultLiteral() *Config {
 		LDAP: LDAP{Listen: []string{"127.0.0.1:1389"}, LDAPSListen: []string{}, Service: "webmail",
 			BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
 			PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
-			IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
+			IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500, ScanLimit: 100000,
 			ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}, Networks: []LDAPNetwork{}},
 		HTTP: HTTP{Listen: "127.0.0.1:8080", Allow: []string{"127.0.0.0/8", "::1/128"},
 			Admin: HTTPAdmin{TokenSHA256: []string{}},

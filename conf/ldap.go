@@ -43,6 +43,9 @@ type LDAP struct {
 	IdleTimeout    time.Duration `toml:"idle_timeout"`     // default 2m
 	MessageTimeout time.Duration `toml:"message_timeout"`  // time to finish one message; default 10s
 	SizeLimit      int           `toml:"size_limit"`       // entries per search; default 500
+	// ScanLimit bounds the users one search examines when its filter is
+	// not an equality on uid, mail or cn, 1..10,000,000; default 100,000.
+	ScanLimit int `toml:"scan_limit"`
 
 	TLS             LDAPTLS              `toml:"tls"`
 	ServiceAccounts []LDAPServiceAccount `toml:"service_accounts"`
@@ -76,7 +79,7 @@ func defaultLDAP() LDAP {
 		Listen: []string{"127.0.0.1:1389"}, LDAPSListen: []string{}, Service: "webmail",
 		BaseDN: "dc=example,dc=org", UserDNTemplates: []string{"uid={user},ou=people,dc=example,dc=org"},
 		PlainBinds: "loopback", MaxMessageSize: 16384, MaxConns: 4096, MaxConnsPerIP: 256,
-		IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500,
+		IdleTimeout: 2 * time.Minute, MessageTimeout: 10 * time.Second, SizeLimit: 500, ScanLimit: 100000,
 		ServiceAccounts: []LDAPServiceAccount{}, Attributes: []string{}, Networks: []LDAPNetwork{},
 	}
 }
@@ -129,6 +132,7 @@ func (ch *checker) ldap(l LDAP, services map[string]Service) {
 	ch.durRange(key("idle_timeout"), l.IdleTimeout, time.Second, 24*time.Hour)
 	ch.durRange(key("message_timeout"), l.MessageTimeout, 100*time.Millisecond, 10*time.Minute)
 	ch.intRange(key("size_limit"), int64(l.SizeLimit), 1, 100000)
+	ch.intRange(key("scan_limit"), int64(l.ScanLimit), 1, 10_000_000)
 	ch.ldapTLS(l.TLS)
 	for i, sa := range l.ServiceAccounts {
 		k := func(f string) toml.Key { return toml.Key{"ldap", "service_accounts", fmt.Sprint(i + 1), f} }

@@ -16,6 +16,7 @@ const (
 	codeOperationsError              = 1
 	codeProtocolError                = 2
 	codeSizeLimitExceeded            = 4
+	codeAdminLimitExceeded           = 11
 	codeUnavailableCriticalExtension = 12
 	codeConfidentialityRequired      = 13
 	codeNoSuchObject                 = 32

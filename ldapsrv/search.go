@@ -153,7 +153,7 @@ func (s *Server) runSearch(ctx context.Context, id identity, req searchRequest) 
 	} else {
 		code = c.add(ctx, users)
 	}
-	if code != codeSuccess && code != codeSizeLimitExceeded {
+	if code != codeSuccess && code != codeSizeLimitExceeded && code != codeAdminLimitExceeded {
 		return nil, code // no partial answer on errors
 	}
 	return c.out, code
@@ -191,17 +191,33 @@ func (c *collector) add(ctx context.Context, users []verify.User) int {
 	return codeSuccess
 }
 
-// scan walks all users page by page, stopping at the size limit.
+// scan walks all users page by page, stopping at the size limit, or with
+// adminLimitExceeded when there are more than ScanLimit users to examine
+// (a search by a bound service account must not cost seconds of CPU on a
+// large store).
 func (c *collector) scan(ctx context.Context) int {
 	after := ""
-	for {
-		page, err := c.s.dir.UsersAfter(ctx, after, scanPage)
+	for left := c.s.cfg.ScanLimit; ; {
+		want := min(scanPage, left+1) // one past the limit tells whether there are more
+		page, err := c.s.dir.UsersAfter(ctx, after, want)
 		if err != nil {
 			c.s.log.Error("ldap: list users failed", "err", err)
 			return codeUnavailable
 		}
-		if code := c.add(ctx, page); code != codeSuccess || len(page) < scanPage {
+		over := len(page) > left
+		if over {
+			page = page[:left]
+		}
+		left -= len(page)
+		if code := c.add(ctx, page); code != codeSuccess {
 			return code
+		}
+		if over {
+			c.s.log.Warn("ldap: search ended at the scan limit", "scan_limit", c.s.cfg.ScanLimit)
+			return codeAdminLimitExceeded
+		}
+		if len(page) < want {
+			return codeSuccess // that was the last page
 		}
 		after = page[len(page)-1].Name
 	}

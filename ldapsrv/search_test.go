@@ -314,3 +314,34 @@ func TestSearchOverAllUsersWalksEveryPage(t *testing.T) {
 		t.Fatalf("code %d with %d entries; want sizeLimitExceeded with 500", code, len(es))
 	}
 }
+
+// A search that must look at every user stops after ScanLimit of them with
+// adminLimitExceeded (11), returning what it found until then; a store of
+// exactly ScanLimit users is searched whole.
+func TestSearchOverAllUsersStopsAtTheScanLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const n = scanPage + 100
+	for i := range n {
+		if _, err := f.store.CreateUser(t.Context(), verify.User{Name: fmt.Sprintf("u%04d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		limit, code int
+		want        []string
+	}{
+		{scanPage + 50, 11, []string{"uid=u0007,ou=people,dc=example,dc=org"}},
+		{n, 0, []string{"uid=u0007,ou=people,dc=example,dc=org", "uid=u0580,ou=people,dc=example,dc=org"}},
+		{5, 11, nil},
+	} {
+		cfg := f.baseConfig()
+		cfg.ScanLimit = tc.limit
+		c := f.serve(cfg, nil).dial(t)
+		bindCode(t, c, webmailDN, webmailPW)
+		es, code := search(t, c, baseDN, goldap.ScopeWholeSubtree, 0, "(|(uid=u0007*)(uid=u0580*))")
+		if got := dns(es); code != tc.code || !slices.Equal(got, tc.want) {
+			t.Errorf("scan limit %d: code %d, entries %q; want %d, %q", tc.limit, code, got, tc.code, tc.want)
+		}
+	}
+}

@@ -104,6 +104,9 @@ type Config struct {
 	IdleTimeout          time.Duration // wait for the next message (default 60s)
 	MessageTimeout       time.Duration // finish reading a message, write a reply, TLS handshake (default 10s)
 	SizeLimit            int           // entries per search (default 500)
+	// ScanLimit bounds the users one search that must look at every user
+	// examines; past it the search ends with adminLimitExceeded (100,000).
+	ScanLimit int
 	ShutdownTimeout      time.Duration // wait for in-flight operations on shutdown (default 10s)
 }
 
@@ -168,6 +171,7 @@ func fillDefaults(c *Config) {
 	def(&c.MaxConns, 1024)
 	def(&c.MaxConnsPerIP, 64)
 	def(&c.SizeLimit, 500)
+	def(&c.ScanLimit, 100_000)
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.MessageTimeout, 10*time.Second)
 	defDur(&c.ShutdownTimeout, 10*time.Second)

@@ -64,7 +64,7 @@ func ldapConfig(l conf.LDAP) ldapsrv.Config {
 	lc := ldapsrv.Config{Service: l.Service, BaseDN: l.BaseDN, UserDNTemplates: l.UserDNTemplates,
 		AllowAnonymousSearch: l.AnonymousSearch, MaxMessageSize: l.MaxMessageSize, MaxConns: l.MaxConns,
 		MaxConnsPerIP: l.MaxConnsPerIP, IdleTimeout: l.IdleTimeout, MessageTimeout: l.MessageTimeout,
-		SizeLimit: l.SizeLimit, Attributes: l.Attributes, ServiceAccounts: ldapConfigAccounts(l), Networks: networks}
+		SizeLimit: l.SizeLimit, ScanLimit: l.ScanLimit, Attributes: l.Attributes, ServiceAccounts: ldapConfigAccounts(l), Networks: networks}
 	switch l.PlainBinds {
 	case "never":
 		lc.AllowPlainBinds = ldapsrv.PlainNever

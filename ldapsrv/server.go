@@ -106,8 +106,8 @@ type Config struct {
 	SizeLimit            int           // entries per search (default 500)
 	// ScanLimit bounds the users one search that must look at every user
 	// examines; past it the search ends with adminLimitExceeded (100,000).
-	ScanLimit int
-	ShutdownTimeout      time.Duration // wait for in-flight operations on shutdown (default 10s)
+	ScanLimit       int
+	ShutdownTimeout time.Duration // wait for in-flight operations on shutdown (default 10s)
 }
 
 // Server is an LDAP listener. It is safe for concurrent use; Serve and
